@@ -1,0 +1,3 @@
+//! `wh`: the Weighhouse command-line tool.
+
+fn main() {}

@@ -1,0 +1,167 @@
+//! Sharded checkpoints (`model.safetensors.index.json`, `pytorch_model.bin.index.json`, ...) and
+//! model folders, each read as one logical checkpoint.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Component, Path};
+
+use serde::Deserialize;
+use weighhouse_tensor::Limits;
+
+use crate::checkpoint::{Files, Format, Parsed};
+use crate::error::{Error, FormatError, ResultExt};
+use crate::sniff::{self, Kind};
+
+const FORMAT: &str = "sharded index";
+
+#[derive(Deserialize)]
+struct IndexDoc {
+    #[serde(default)]
+    metadata: serde_json::Map<String, serde_json::Value>,
+    weight_map: BTreeMap<String, String>,
+}
+
+fn parse_doc(bytes: &[u8], limits: &Limits) -> Result<IndexDoc, FormatError> {
+    if bytes.len() as u64 > limits.max_header_bytes {
+        return Err(FormatError::limit(
+            format!("index of {} bytes", bytes.len()),
+            limits.max_header_bytes,
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| FormatError::malformed(FORMAT, e.to_string()))
+}
+
+/// True when `bytes` are a JSON sharded-checkpoint index.
+pub fn looks_like_index(bytes: &[u8], limits: &Limits) -> bool {
+    parse_doc(bytes, limits).is_ok()
+}
+
+/// A shard's file name must stay inside the index's folder.
+fn shard_path(dir: &Path, name: &str) -> Result<std::path::PathBuf, FormatError> {
+    let rel = Path::new(name);
+    if name.is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(FormatError::malformed(
+            FORMAT,
+            format!("shard name {name:?} leaves the index's folder"),
+        ));
+    }
+    Ok(dir.join(rel))
+}
+
+/// Open the sharded set whose index is `files[id]`.
+pub(crate) fn open_index(files: &mut Files, id: usize, limits: &Limits) -> Result<Parsed, Error> {
+    let path = files.path(id).to_owned();
+    let doc = parse_doc(files.bytes(id), limits).at(&path)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    // Shards in the order of their names (model-00001-of-00002, ...).
+    let mut shards: Vec<&String> = doc.weight_map.values().collect();
+    shards.sort();
+    shards.dedup();
+    let mut out: Option<Parsed> = None;
+    let mut found: HashMap<String, String> = HashMap::new();
+    for shard in shards {
+        let shard_file = shard_path(dir, shard).at(&path)?;
+        let sid = files.open(&shard_file)?;
+        let parsed = sniff::open_file(files, sid, limits)?;
+        for t in &parsed.tensors {
+            found.insert(t.name.clone(), shard.clone());
+        }
+        out = Some(merge(out, parsed));
+    }
+    for (name, shard) in &doc.weight_map {
+        if found.get(name) != Some(shard) {
+            return Err(Error::new(
+                &path,
+                FormatError::malformed(
+                    FORMAT,
+                    format!("tensor {name:?} is not in its shard {shard:?}"),
+                ),
+            ));
+        }
+    }
+    let mut parsed = out.unwrap_or_else(|| Parsed::new(Format::Safetensors));
+    for (k, v) in doc.metadata {
+        parsed.metadata.insert(k, v);
+    }
+    Ok(parsed)
+}
+
+fn merge(acc: Option<Parsed>, next: Parsed) -> Parsed {
+    match acc {
+        None => next,
+        Some(mut acc) => {
+            if acc.format != next.format {
+                acc.format = Format::Mixed;
+            }
+            acc.tensors.extend(next.tensors);
+            acc.other.extend(next.other);
+            for (k, v) in next.metadata {
+                acc.metadata.entry(k).or_insert(v);
+            }
+            acc
+        }
+    }
+}
+
+/// Preference among formats when a folder holds the same weights several times (a Hub repo with
+/// `model.safetensors`, `pytorch_model.bin` and `tf_model.h5`): the first one present wins.
+const PREFERENCE: &[Kind] = &[
+    Kind::Safetensors,
+    Kind::TorchZip,
+    Kind::TorchLegacy,
+    Kind::Gguf,
+    Kind::KerasZip,
+    Kind::Hdf5,
+    Kind::TfIndex,
+    Kind::Onnx,
+    Kind::Npz,
+    Kind::Npy,
+];
+
+/// Open a model folder: its sharded index if it has one, else its weight files of the preferred
+/// format, as one checkpoint.
+pub(crate) fn open_dir(files: &mut Files, dir: &Path, limits: &Limits) -> Result<Parsed, Error> {
+    let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .at(dir)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .map(|e| e.path())
+        .filter(|p| {
+            !p.file_name()
+                .map(|n| n.to_string_lossy().starts_with('.'))
+                .unwrap_or(true)
+        })
+        .collect();
+    names.sort();
+    let mut by_kind: Vec<(Kind, usize)> = Vec::new();
+    for p in &names {
+        let id = files.open(p)?;
+        let kind = sniff::sniff(files.bytes(id), limits);
+        by_kind.push((kind, id));
+    }
+    // A sharded index describes the whole set; prefer safetensors' when there are several.
+    let mut indexes: Vec<usize> = by_kind
+        .iter()
+        .filter(|k| k.0 == Kind::ShardIndex)
+        .map(|k| k.1)
+        .collect();
+    indexes.sort_by_key(|&id| !files.path(id).to_string_lossy().contains("safetensors"));
+    if let Some(&id) = indexes.first() {
+        return open_index(files, id, limits);
+    }
+    let Some(kind) = PREFERENCE
+        .iter()
+        .find(|k| by_kind.iter().any(|b| b.0 == **k))
+    else {
+        return Err(Error::new(
+            dir,
+            FormatError::malformed("folder", "no weight file in a recognised format"),
+        ));
+    };
+    let mut out: Option<Parsed> = None;
+    for &(k, id) in &by_kind {
+        if k == *kind {
+            out = Some(merge(out, sniff::open_file(files, id, limits)?));
+        }
+    }
+    out.ok_or_else(|| Error::new(dir, FormatError::UnknownFormat))
+}

@@ -1,0 +1,1 @@
+//! A restricted pickle machine that only builds tensors and plain containers.

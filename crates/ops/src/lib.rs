@@ -1,0 +1,3 @@
+//! Tensor operations on raw little-endian bytes: dtype conversion and ggml dequantisation.
+
+pub mod convert;

@@ -1,0 +1,14 @@
+#![no_main]
+//! Fuzz the safetensors reader: any input must give a checkpoint or an error, never a panic, and every
+//! tensor of an accepted checkpoint must be readable.
+
+use libfuzzer_sys::fuzz_target;
+use weighhouse_formats::{Checkpoint, Limits, safetensors};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(ck) = Checkpoint::from_bytes_with("fuzz", data.to_vec(), &Limits::strict(), safetensors::parse) {
+        for t in &ck.tensors {
+            let _ = ck.tensor_bytes(t);
+        }
+    }
+});
