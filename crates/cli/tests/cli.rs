@@ -1,0 +1,221 @@
+//! End-to-end tests of the `wh` binary on fixtures written by the reference libraries; converted
+//! output is read back with the `safetensors` crate (the reference implementation).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+fn fixtures() -> PathBuf {
+    std::env::var_os("WH_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/formats"))
+}
+
+fn wh(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wh")).args(args).output().expect("run wh")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = wh(args);
+    assert!(out.status.success(), "wh {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn truth() -> serde_json::Map<String, Value> {
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join("truth.json")).expect("truth")).expect("json")
+}
+
+/// name -> (dtype, shape, sha256) of a safetensors file or sharded folder, read by the `safetensors` crate.
+fn read_with_reference(dir: &Path) -> BTreeMap<String, (String, Vec<u64>, String)> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).expect("dir") {
+        let p = entry.expect("entry").path();
+        if p.extension().is_some_and(|e| e == "safetensors") {
+            let bytes = std::fs::read(&p).expect("read");
+            let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
+            for (name, view) in st.tensors() {
+                let shape = view.shape().iter().map(|&d| d as u64).collect();
+                out.insert(name, (format!("{:?}", view.dtype()), shape, hex(&Sha256::digest(view.data()))));
+            }
+        }
+    }
+    out
+}
+
+fn expected(entry: &Value) -> BTreeMap<String, (String, Vec<u64>, String)> {
+    entry
+        .as_object()
+        .expect("object")
+        .iter()
+        .map(|(k, v)| {
+            let shape = v["shape"].as_array().expect("shape").iter().map(|d| d.as_u64().expect("dim")).collect();
+            (k.clone(), (v["dtype"].as_str().expect("dtype").into(), shape, v["sha256"].as_str().expect("sha").into()))
+        })
+        .collect()
+}
+
+#[test]
+fn inspect_json_lists_every_tensor_with_digests() {
+    let path = fixtures().join("mixed.safetensors");
+    let out = ok(&["inspect", "--json", "--digests", path.to_str().expect("path")]);
+    let doc: Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert_eq!(doc["format"], "safetensors");
+    assert_eq!(doc["path"], path.to_str().expect("path"));
+    let want = expected(&truth()["mixed.safetensors"]);
+    let tensors = doc["tensors"].as_array().expect("tensors");
+    assert_eq!(tensors.len(), want.len());
+    let mut params = 0;
+    for t in tensors {
+        let (dtype, shape, sha) = &want[t["name"].as_str().expect("name")];
+        assert_eq!(t["dtype"], dtype.as_str());
+        assert_eq!(&t["shape"].as_array().expect("shape").iter().map(|d| d.as_u64().expect("dim")).collect::<Vec<_>>(), shape);
+        assert_eq!(t["sha256"], sha.as_str());
+        assert!(t["bytes"].is_u64() && t["file"].is_string());
+        params += shape.iter().product::<u64>();
+    }
+    assert_eq!(doc["parameters"], params);
+}
+
+#[test]
+fn inspect_prints_one_object_per_path_and_a_table_for_people() {
+    let a = fixtures().join("mixed.safetensors");
+    let b = fixtures().join("gpt2_st");
+    let out = ok(&["inspect", "--json", a.to_str().expect("a"), b.to_str().expect("b")]);
+    let docs: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[1]["tensors"].as_array().expect("tensors").len(), 28);
+    let table = ok(&["inspect", a.to_str().expect("a")]);
+    assert!(table.contains("layer.weight") && table.contains("[16, 8]") && table.contains("total"));
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cases: &[(&str, &[u8])] = &[
+        ("garbage.bin", b"this is not a checkpoint"),
+        ("truncated.safetensors", b"\x40\x00\x00\x00\x00\x00\x00\x00{\"a\":"),
+        ("empty", b""),
+    ];
+    for (name, bytes) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).expect("write");
+        let out = wh(&["inspect", p.to_str().expect("p")]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(name), "{name}: {err}");
+    }
+    let out = wh(&["inspect", "/no/such/file"]);
+    assert_ne!(out.status.code(), Some(0));
+}
+
+#[test]
+fn convert_preserves_bytes_for_every_fixture() {
+    let truth = truth();
+    for (key, entry) in &truth {
+        let dir = tempfile::tempdir().expect("tmp");
+        let src = fixtures().join(key);
+        let out = wh(&["-q", "convert", src.to_str().expect("src"), dir.path().to_str().expect("dst")]);
+        let want = expected(entry);
+        if want.values().any(|(d, _, _)| d.starts_with('Q')) {
+            // Quantised GGUF blocks need --dtype; a clear error, and nothing written.
+            assert_eq!(out.status.code(), Some(2), "{key}");
+            assert!(String::from_utf8_lossy(&out.stderr).contains("--dtype"), "{key}");
+            assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0, "{key}: partial output left");
+            continue;
+        }
+        assert!(out.status.success(), "{key}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(read_with_reference(dir.path()), want, "{key}");
+    }
+}
+
+#[test]
+fn convert_shards_like_transformers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let src = fixtures().join("gpt2_st");
+    ok(&["-q", "convert", "--max-shard-size", "40KB", src.to_str().expect("src"), dir.path().to_str().expect("dst")]);
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("model.safetensors.index.json")).expect("index")).expect("json");
+    let map = index["weight_map"].as_object().expect("weight_map");
+    assert_eq!(map.len(), 28);
+    let shards: std::collections::BTreeSet<&str> = map.values().map(|v| v.as_str().expect("name")).collect();
+    assert!(shards.len() >= 3, "{shards:?}");
+    let n = shards.len();
+    for (k, s) in shards.iter().enumerate() {
+        assert_eq!(*s, format!("model-{:05}-of-{n:05}.safetensors", k + 1));
+    }
+    let total: u64 = read_with_reference(dir.path()).values().map(|(_, shape, _)| shape.iter().product::<u64>() * 4).sum();
+    assert_eq!(index["metadata"]["total_size"], total);
+    // The sharded output reads back as the same checkpoint.
+    assert_eq!(read_with_reference(dir.path()), expected(&truth()["gpt2_st"]));
+    for (name, shard) in map {
+        let bytes = std::fs::read(dir.path().join(shard.as_str().expect("shard"))).expect("shard");
+        let st = safetensors::SafeTensors::deserialize(&bytes).expect("shard");
+        assert!(st.tensor(name).is_ok(), "{name} not in {shard}");
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).expect("header");
+        let meta = meta.metadata().clone().unwrap_or_default();
+        assert_eq!(meta.get("format").map(String::as_str), Some("pt"));
+    }
+}
+
+#[test]
+fn convert_dtype_rounds_to_nearest_even() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let src = fixtures().join("mixed.safetensors");
+    let src_bytes = std::fs::read(&src).expect("src");
+    let original = safetensors::SafeTensors::deserialize(&src_bytes).expect("src");
+    for (flag, dtype) in [("bf16", safetensors::Dtype::BF16), ("f16", safetensors::Dtype::F16)] {
+        let dst = dir.path().join(format!("{flag}.safetensors"));
+        ok(&["-q", "convert", "--dtype", flag, src.to_str().expect("src"), dst.to_str().expect("dst")]);
+        let bytes = std::fs::read(&dst).expect("dst");
+        let st = safetensors::SafeTensors::deserialize(&bytes).expect("converted");
+        for (name, view) in original.tensors() {
+            let got = st.tensor(&name).expect("tensor");
+            let floats = matches!(view.dtype(), safetensors::Dtype::F32 | safetensors::Dtype::F64 | safetensors::Dtype::F16 | safetensors::Dtype::BF16 | safetensors::Dtype::F8_E4M3);
+            if !floats {
+                assert_eq!(got.dtype(), view.dtype(), "{name}: non-float tensors keep their dtype");
+                assert_eq!(got.data(), view.data(), "{name}");
+                continue;
+            }
+            assert_eq!(got.dtype(), dtype, "{name}");
+            if view.dtype() != safetensors::Dtype::F32 {
+                continue;
+            }
+            let want: Vec<u8> = view
+                .data()
+                .chunks_exact(4)
+                .flat_map(|c| {
+                    let x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                    if flag == "bf16" { half::bf16::from_f32(x).to_le_bytes() } else { half::f16::from_f32(x).to_le_bytes() }
+                })
+                .collect();
+            assert_eq!(got.data(), want.as_slice(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn convert_refuses_to_overwrite_and_leaves_nothing_on_failure() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let src = fixtures().join("mixed.safetensors");
+    let dst = dir.path().join("out.safetensors");
+    ok(&["-q", "convert", src.to_str().expect("src"), dst.to_str().expect("dst")]);
+    let out = wh(&["-q", "convert", src.to_str().expect("src"), dst.to_str().expect("dst")]);
+    assert_eq!(out.status.code(), Some(2));
+    ok(&["-q", "convert", "--force", src.to_str().expect("src"), dst.to_str().expect("dst")]);
+
+    let bad = dir.path().join("bad.safetensors");
+    let mut bytes = std::fs::read(&src).expect("src");
+    bytes.truncate(bytes.len() - 10);
+    std::fs::write(&bad, bytes).expect("write");
+    let out_dir = dir.path().join("out");
+    let out = wh(&["-q", "convert", bad.to_str().expect("bad"), out_dir.to_str().expect("dst")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!out_dir.exists() || std::fs::read_dir(&out_dir).expect("dir").count() == 0);
+}
