@@ -12,6 +12,7 @@ use weighhouse_formats::safetensors::{
 };
 use weighhouse_formats::{Checkpoint, DType, Format, TensorView};
 use weighhouse_ops::convert::{ConvertingWriter, encode_f32};
+use weighhouse_ops::dequant::{dequantize, is_supported};
 
 use crate::UserError;
 use crate::cli::{ConvertArgs, TargetDType};
@@ -117,6 +118,11 @@ fn plan_for(t: &TensorView, target: Option<DType>) -> Result<(DType, Plan)> {
             t.name, t.dtype
         ))
         .into()),
+        (DType::Ggml(_), Some(_)) if !is_supported(t.dtype) => Err(UserError(format!(
+            "tensor {:?}: dequantising {} is not supported",
+            t.name, t.dtype
+        ))
+        .into()),
         (DType::Ggml(_), Some(to)) => Ok((to, Plan::Dequantize(to))),
         (d, _) if !d.in_safetensors() => {
             Err(UserError(format!("tensor {:?} has dtype {d}, which safetensors cannot store", t.name)).into())
@@ -139,11 +145,19 @@ fn write_tensor(ck: &Checkpoint, t: &TensorView, plan: Plan, file: &mut StagedFi
         }
         Plan::Dequantize(to) => {
             let bytes = ck.tensor_bytes(t)?;
-            let values = dequantize(t, &bytes)?;
-            let mut buf = Vec::with_capacity(values.len() * to.size_bytes().unwrap_or(4));
-            for chunk in values.chunks(1 << 20) {
+            let DType::Ggml(block) = t.dtype else {
+                return Err(UserError(format!("tensor {:?} is not quantised", t.name)).into());
+            };
+            // A few thousand blocks at a time keeps memory bounded whatever the tensor's size.
+            let step = usize::try_from(block.block_bytes()).unwrap_or(1).max(1) * 4096;
+            let mut values = Vec::new();
+            let mut buf = Vec::new();
+            for chunk in bytes.chunks(step) {
+                values.clear();
                 buf.clear();
-                for &v in chunk {
+                dequantize(t.dtype, chunk, &mut values)
+                    .map_err(|e| UserError(format!("tensor {:?}: {e}", t.name)))?;
+                for &v in &values {
                     encode_f32(to, v, &mut buf);
                 }
                 file.writer().write_all(&buf)?;
@@ -151,10 +165,6 @@ fn write_tensor(ck: &Checkpoint, t: &TensorView, plan: Plan, file: &mut StagedFi
         }
     }
     Ok(())
-}
-
-fn dequantize(t: &TensorView, _bytes: &[u8]) -> Result<Vec<f32>> {
-    Err(UserError(format!("dequantising {} (tensor {:?}) is not supported", t.dtype, t.name)).into())
 }
 
 /// `{"format": "pt"}` as `transformers` expects, plus the source's own safetensors metadata.
