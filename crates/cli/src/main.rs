@@ -48,13 +48,18 @@ fn report(err: &anyhow::Error) -> ExitCode {
         msg.push_str(&format!("\n  caused by: {cause}"));
     }
     eprintln!("{msg}");
-    if is_input_error(err) { ExitCode::from(2) } else { ExitCode::from(1) }
+    if is_input_error(err) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn is_input_error(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {
         c.downcast_ref::<UserError>().is_some()
-            || c.downcast_ref::<weighhouse_formats::Error>().is_some_and(|e| e.is_input_error())
+            || c.downcast_ref::<weighhouse_formats::Error>()
+                .is_some_and(|e| e.is_input_error())
             || c.downcast_ref::<weighhouse_formats::FormatError>()
                 .is_some_and(|e| !matches!(e, weighhouse_formats::FormatError::Io(_)))
     })

@@ -11,16 +11,25 @@ use sha2::{Digest, Sha256};
 fn fixtures() -> PathBuf {
     std::env::var_os("WH_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/formats"))
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/formats")
+        })
 }
 
 fn wh(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wh")).args(args).output().expect("run wh")
+    Command::new(env!("CARGO_BIN_EXE_wh"))
+        .args(args)
+        .output()
+        .expect("run wh")
 }
 
 fn ok(args: &[&str]) -> String {
     let out = wh(args);
-    assert!(out.status.success(), "wh {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "wh {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
@@ -29,7 +38,8 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn truth() -> serde_json::Map<String, Value> {
-    serde_json::from_str(&std::fs::read_to_string(fixtures().join("truth.json")).expect("truth")).expect("json")
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join("truth.json")).expect("truth"))
+        .expect("json")
 }
 
 /// name -> (dtype, shape, sha256) of a safetensors file or sharded folder, read by the `safetensors` crate.
@@ -42,7 +52,14 @@ fn read_with_reference(dir: &Path) -> BTreeMap<String, (String, Vec<u64>, String
             let st = safetensors::SafeTensors::deserialize(&bytes).expect("valid safetensors");
             for (name, view) in st.tensors() {
                 let shape = view.shape().iter().map(|&d| d as u64).collect();
-                out.insert(name, (format!("{:?}", view.dtype()), shape, hex(&Sha256::digest(view.data()))));
+                out.insert(
+                    name,
+                    (
+                        format!("{:?}", view.dtype()),
+                        shape,
+                        hex(&Sha256::digest(view.data())),
+                    ),
+                );
             }
         }
     }
@@ -55,8 +72,20 @@ fn expected(entry: &Value) -> BTreeMap<String, (String, Vec<u64>, String)> {
         .expect("object")
         .iter()
         .map(|(k, v)| {
-            let shape = v["shape"].as_array().expect("shape").iter().map(|d| d.as_u64().expect("dim")).collect();
-            (k.clone(), (v["dtype"].as_str().expect("dtype").into(), shape, v["sha256"].as_str().expect("sha").into()))
+            let shape = v["shape"]
+                .as_array()
+                .expect("shape")
+                .iter()
+                .map(|d| d.as_u64().expect("dim"))
+                .collect();
+            (
+                k.clone(),
+                (
+                    v["dtype"].as_str().expect("dtype").into(),
+                    shape,
+                    v["sha256"].as_str().expect("sha").into(),
+                ),
+            )
         })
         .collect()
 }
@@ -64,7 +93,12 @@ fn expected(entry: &Value) -> BTreeMap<String, (String, Vec<u64>, String)> {
 #[test]
 fn inspect_json_lists_every_tensor_with_digests() {
     let path = fixtures().join("mixed.safetensors");
-    let out = ok(&["inspect", "--json", "--digests", path.to_str().expect("path")]);
+    let out = ok(&[
+        "inspect",
+        "--json",
+        "--digests",
+        path.to_str().expect("path"),
+    ]);
     let doc: Value = serde_json::from_str(out.trim()).expect("one JSON object");
     assert_eq!(doc["format"], "safetensors");
     assert_eq!(doc["path"], path.to_str().expect("path"));
@@ -75,7 +109,15 @@ fn inspect_json_lists_every_tensor_with_digests() {
     for t in tensors {
         let (dtype, shape, sha) = &want[t["name"].as_str().expect("name")];
         assert_eq!(t["dtype"], dtype.as_str());
-        assert_eq!(&t["shape"].as_array().expect("shape").iter().map(|d| d.as_u64().expect("dim")).collect::<Vec<_>>(), shape);
+        assert_eq!(
+            &t["shape"]
+                .as_array()
+                .expect("shape")
+                .iter()
+                .map(|d| d.as_u64().expect("dim"))
+                .collect::<Vec<_>>(),
+            shape
+        );
         assert_eq!(t["sha256"], sha.as_str());
         assert!(t["bytes"].is_u64() && t["file"].is_string());
         params += shape.iter().product::<u64>();
@@ -87,8 +129,16 @@ fn inspect_json_lists_every_tensor_with_digests() {
 fn inspect_prints_one_object_per_path_and_a_table_for_people() {
     let a = fixtures().join("mixed.safetensors");
     let b = fixtures().join("gpt2_st");
-    let out = ok(&["inspect", "--json", a.to_str().expect("a"), b.to_str().expect("b")]);
-    let docs: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    let out = ok(&[
+        "inspect",
+        "--json",
+        a.to_str().expect("a"),
+        b.to_str().expect("b"),
+    ]);
+    let docs: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
     assert_eq!(docs.len(), 2);
     assert_eq!(docs[1]["tensors"].as_array().expect("tensors").len(), 28);
     let table = ok(&["inspect", a.to_str().expect("a")]);
@@ -100,7 +150,10 @@ fn bad_input_exits_2_naming_the_file() {
     let dir = tempfile::tempdir().expect("tmp");
     let cases: &[(&str, &[u8])] = &[
         ("garbage.bin", b"this is not a checkpoint"),
-        ("truncated.safetensors", b"\x40\x00\x00\x00\x00\x00\x00\x00{\"a\":"),
+        (
+            "truncated.safetensors",
+            b"\x40\x00\x00\x00\x00\x00\x00\x00{\"a\":",
+        ),
         ("empty", b""),
     ];
     for (name, bytes) in cases {
@@ -121,16 +174,32 @@ fn convert_preserves_bytes_for_every_fixture() {
     for (key, entry) in &truth {
         let dir = tempfile::tempdir().expect("tmp");
         let src = fixtures().join(key);
-        let out = wh(&["-q", "convert", src.to_str().expect("src"), dir.path().to_str().expect("dst")]);
+        let out = wh(&[
+            "-q",
+            "convert",
+            src.to_str().expect("src"),
+            dir.path().to_str().expect("dst"),
+        ]);
         let want = expected(entry);
         if want.values().any(|(d, _, _)| d.starts_with('Q')) {
             // Quantised GGUF blocks need --dtype; a clear error, and nothing written.
             assert_eq!(out.status.code(), Some(2), "{key}");
-            assert!(String::from_utf8_lossy(&out.stderr).contains("--dtype"), "{key}");
-            assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0, "{key}: partial output left");
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("--dtype"),
+                "{key}"
+            );
+            assert_eq!(
+                std::fs::read_dir(dir.path()).expect("dir").count(),
+                0,
+                "{key}: partial output left"
+            );
             continue;
         }
-        assert!(out.status.success(), "{key}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{key}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(read_with_reference(dir.path()), want, "{key}");
     }
 }
@@ -139,21 +208,37 @@ fn convert_preserves_bytes_for_every_fixture() {
 fn convert_shards_like_transformers() {
     let dir = tempfile::tempdir().expect("tmp");
     let src = fixtures().join("gpt2_st");
-    ok(&["-q", "convert", "--max-shard-size", "40KB", src.to_str().expect("src"), dir.path().to_str().expect("dst")]);
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("model.safetensors.index.json")).expect("index")).expect("json");
+    ok(&[
+        "-q",
+        "convert",
+        "--max-shard-size",
+        "40KB",
+        src.to_str().expect("src"),
+        dir.path().to_str().expect("dst"),
+    ]);
+    let index: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("model.safetensors.index.json")).expect("index"),
+    )
+    .expect("json");
     let map = index["weight_map"].as_object().expect("weight_map");
     assert_eq!(map.len(), 28);
-    let shards: std::collections::BTreeSet<&str> = map.values().map(|v| v.as_str().expect("name")).collect();
+    let shards: std::collections::BTreeSet<&str> =
+        map.values().map(|v| v.as_str().expect("name")).collect();
     assert!(shards.len() >= 3, "{shards:?}");
     let n = shards.len();
     for (k, s) in shards.iter().enumerate() {
         assert_eq!(*s, format!("model-{:05}-of-{n:05}.safetensors", k + 1));
     }
-    let total: u64 = read_with_reference(dir.path()).values().map(|(_, shape, _)| shape.iter().product::<u64>() * 4).sum();
+    let total: u64 = read_with_reference(dir.path())
+        .values()
+        .map(|(_, shape, _)| shape.iter().product::<u64>() * 4)
+        .sum();
     assert_eq!(index["metadata"]["total_size"], total);
     // The sharded output reads back as the same checkpoint.
-    assert_eq!(read_with_reference(dir.path()), expected(&truth()["gpt2_st"]));
+    assert_eq!(
+        read_with_reference(dir.path()),
+        expected(&truth()["gpt2_st"])
+    );
     for (name, shard) in map {
         let bytes = std::fs::read(dir.path().join(shard.as_str().expect("shard"))).expect("shard");
         let st = safetensors::SafeTensors::deserialize(&bytes).expect("shard");
@@ -170,16 +255,37 @@ fn convert_dtype_rounds_to_nearest_even() {
     let src = fixtures().join("mixed.safetensors");
     let src_bytes = std::fs::read(&src).expect("src");
     let original = safetensors::SafeTensors::deserialize(&src_bytes).expect("src");
-    for (flag, dtype) in [("bf16", safetensors::Dtype::BF16), ("f16", safetensors::Dtype::F16)] {
+    for (flag, dtype) in [
+        ("bf16", safetensors::Dtype::BF16),
+        ("f16", safetensors::Dtype::F16),
+    ] {
         let dst = dir.path().join(format!("{flag}.safetensors"));
-        ok(&["-q", "convert", "--dtype", flag, src.to_str().expect("src"), dst.to_str().expect("dst")]);
+        ok(&[
+            "-q",
+            "convert",
+            "--dtype",
+            flag,
+            src.to_str().expect("src"),
+            dst.to_str().expect("dst"),
+        ]);
         let bytes = std::fs::read(&dst).expect("dst");
         let st = safetensors::SafeTensors::deserialize(&bytes).expect("converted");
         for (name, view) in original.tensors() {
             let got = st.tensor(&name).expect("tensor");
-            let floats = matches!(view.dtype(), safetensors::Dtype::F32 | safetensors::Dtype::F64 | safetensors::Dtype::F16 | safetensors::Dtype::BF16 | safetensors::Dtype::F8_E4M3);
+            let floats = matches!(
+                view.dtype(),
+                safetensors::Dtype::F32
+                    | safetensors::Dtype::F64
+                    | safetensors::Dtype::F16
+                    | safetensors::Dtype::BF16
+                    | safetensors::Dtype::F8_E4M3
+            );
             if !floats {
-                assert_eq!(got.dtype(), view.dtype(), "{name}: non-float tensors keep their dtype");
+                assert_eq!(
+                    got.dtype(),
+                    view.dtype(),
+                    "{name}: non-float tensors keep their dtype"
+                );
                 assert_eq!(got.data(), view.data(), "{name}");
                 continue;
             }
@@ -192,7 +298,11 @@ fn convert_dtype_rounds_to_nearest_even() {
                 .chunks_exact(4)
                 .flat_map(|c| {
                     let x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                    if flag == "bf16" { half::bf16::from_f32(x).to_le_bytes() } else { half::f16::from_f32(x).to_le_bytes() }
+                    if flag == "bf16" {
+                        half::bf16::from_f32(x).to_le_bytes()
+                    } else {
+                        half::f16::from_f32(x).to_le_bytes()
+                    }
                 })
                 .collect();
             assert_eq!(got.data(), want.as_slice(), "{name}");
@@ -205,17 +315,38 @@ fn convert_refuses_to_overwrite_and_leaves_nothing_on_failure() {
     let dir = tempfile::tempdir().expect("tmp");
     let src = fixtures().join("mixed.safetensors");
     let dst = dir.path().join("out.safetensors");
-    ok(&["-q", "convert", src.to_str().expect("src"), dst.to_str().expect("dst")]);
-    let out = wh(&["-q", "convert", src.to_str().expect("src"), dst.to_str().expect("dst")]);
+    ok(&[
+        "-q",
+        "convert",
+        src.to_str().expect("src"),
+        dst.to_str().expect("dst"),
+    ]);
+    let out = wh(&[
+        "-q",
+        "convert",
+        src.to_str().expect("src"),
+        dst.to_str().expect("dst"),
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    ok(&["-q", "convert", "--force", src.to_str().expect("src"), dst.to_str().expect("dst")]);
+    ok(&[
+        "-q",
+        "convert",
+        "--force",
+        src.to_str().expect("src"),
+        dst.to_str().expect("dst"),
+    ]);
 
     let bad = dir.path().join("bad.safetensors");
     let mut bytes = std::fs::read(&src).expect("src");
     bytes.truncate(bytes.len() - 10);
     std::fs::write(&bad, bytes).expect("write");
     let out_dir = dir.path().join("out");
-    let out = wh(&["-q", "convert", bad.to_str().expect("bad"), out_dir.to_str().expect("dst")]);
+    let out = wh(&[
+        "-q",
+        "convert",
+        bad.to_str().expect("bad"),
+        out_dir.to_str().expect("dst"),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(!out_dir.exists() || std::fs::read_dir(&out_dir).expect("dir").count() == 0);
 }

@@ -33,7 +33,14 @@ pub fn can_convert(from: DType, to: DType) -> bool {
 fn decodable(d: DType) -> bool {
     matches!(
         d,
-        DType::F64 | DType::F32 | DType::F16 | DType::BF16 | DType::F8E4M3 | DType::F8E5M2 | DType::F8E4M3Fnuz | DType::F8E5M2Fnuz
+        DType::F64
+            | DType::F32
+            | DType::F16
+            | DType::BF16
+            | DType::F8E4M3
+            | DType::F8E5M2
+            | DType::F8E4M3Fnuz
+            | DType::F8E5M2Fnuz
     )
 }
 
@@ -58,7 +65,11 @@ fn shift_rne(v: u64, shift: u32) -> u64 {
     let q = v >> shift;
     let rem = v & ((1u64 << shift) - 1);
     let half = 1u64 << (shift - 1);
-    if rem > half || (rem == half && q & 1 == 1) { q + 1 } else { q }
+    if rem > half || (rem == half && q & 1 == 1) {
+        q + 1
+    } else {
+        q
+    }
 }
 
 /// Round an f64 to f16 in one step, to nearest even (going through f32 would round twice).
@@ -98,7 +109,11 @@ fn f8_to_f32(v: u8, exp_bits: u32, bias: i32, fnuz: bool, has_inf: bool) -> f32 
         }
     } else if exp == (1 << exp_bits) - 1 {
         if has_inf {
-            return if man == 0 { sign * f32::INFINITY } else { f32::NAN };
+            return if man == 0 {
+                sign * f32::INFINITY
+            } else {
+                f32::NAN
+            };
         }
         // E4M3FN: only S.1111.111 is NaN; the rest of the top binade is finite.
         if man == (1 << man_bits) - 1 {
@@ -127,7 +142,12 @@ fn decode_f32(from: DType, chunk: &[u8]) -> f32 {
 }
 
 /// Convert `bytes` (whole elements of `from`, little-endian) to `to`, appending to `out`.
-pub fn convert(from: DType, to: DType, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), ConvertError> {
+pub fn convert(
+    from: DType,
+    to: DType,
+    bytes: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), ConvertError> {
     if !can_convert(from, to) {
         return Err(ConvertError::Unsupported { from, to });
     }
@@ -208,7 +228,8 @@ impl<W: Write> Write for ConvertingWriter<W> {
             self.carry.extend_from_slice(&rest[..need]);
             rest = &rest[need..];
             if self.carry.len() == w {
-                convert(self.from, self.to, &self.carry, &mut self.buf).map_err(io::Error::other)?;
+                convert(self.from, self.to, &self.carry, &mut self.buf)
+                    .map_err(io::Error::other)?;
                 self.carry.clear();
             }
         }
@@ -258,7 +279,10 @@ mod tests {
         let x = 1.0 + 2f64.powi(-11) + 2f64.powi(-40);
         let mut out = Vec::new();
         convert(DType::F64, DType::F16, &x.to_le_bytes(), &mut out).expect("convert");
-        assert_eq!(f16::from_le_bytes([out[0], out[1]]).to_f64(), 1.0 + 2f64.powi(-10));
+        assert_eq!(
+            f16::from_le_bytes([out[0], out[1]]).to_f64(),
+            1.0 + 2f64.powi(-10)
+        );
     }
 
     proptest! {

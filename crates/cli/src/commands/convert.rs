@@ -43,12 +43,23 @@ pub fn run(args: ConvertArgs, printer: &Printer) -> Result<ExitCode> {
     let mut outs = Vec::with_capacity(ck.tensors.len());
     for (i, t) in ck.tensors.iter().enumerate() {
         let (dtype, plan) = plan_for(t, target)?;
-        outs.push((OutTensor { name: t.name.clone(), dtype, shape: t.shape.clone() }, i, plan));
+        outs.push((
+            OutTensor {
+                name: t.name.clone(),
+                dtype,
+                shape: t.shape.clone(),
+            },
+            i,
+            plan,
+        ));
     }
     let mut order: Vec<OutTensor> = outs.iter().map(|o| o.0.clone()).collect();
     sort_for_alignment(&mut order);
-    let position: std::collections::HashMap<&str, usize> =
-        outs.iter().enumerate().map(|(k, o)| (o.0.name.as_str(), k)).collect();
+    let position: std::collections::HashMap<&str, usize> = outs
+        .iter()
+        .enumerate()
+        .map(|(k, o)| (o.0.name.as_str(), k))
+        .collect();
     let shards = plan_shards(&order, max_shard).map_err(|e| UserError(e.to_string()))?;
 
     let (dir, stem) = output_location(&args.dst)?;
@@ -56,13 +67,19 @@ pub fn run(args: ConvertArgs, printer: &Printer) -> Result<ExitCode> {
     let names: Vec<String> = if n == 1 {
         vec![format!("{stem}.safetensors")]
     } else {
-        (1..=n).map(|k| format!("{stem}-{k:05}-of-{n:05}.safetensors")).collect()
+        (1..=n)
+            .map(|k| format!("{stem}-{k:05}-of-{n:05}.safetensors"))
+            .collect()
     };
     let index_name = format!("{stem}.safetensors.index.json");
     for name in names.iter().chain((n > 1).then_some(&index_name)) {
         let p = dir.join(name);
         if p.exists() && !args.force {
-            return Err(UserError(format!("{} exists; pass --force to replace it", p.display())).into());
+            return Err(UserError(format!(
+                "{} exists; pass --force to replace it",
+                p.display()
+            ))
+            .into());
         }
         for src in ck.files() {
             if same_file(src, &p) {
@@ -73,14 +90,19 @@ pub fn run(args: ConvertArgs, printer: &Printer) -> Result<ExitCode> {
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
 
     let metadata = output_metadata(&ck);
-    let total: u64 = order.iter().map(|t| weighhouse_tensor::byte_len(t.dtype, &t.shape).unwrap_or(0)).sum();
+    let total: u64 = order
+        .iter()
+        .map(|t| weighhouse_tensor::byte_len(t.dtype, &t.shape).unwrap_or(0))
+        .sum();
     let bar = printer.bytes_bar(total, "converting");
     let mut staged = Vec::with_capacity(n);
     let mut weight_map = Vec::new();
     for (shard, name) in shards.iter().zip(&names) {
         let tensors: Vec<OutTensor> = shard.iter().map(|&k| order[k].clone()).collect();
-        let mut file = StagedFile::create(&dir.join(name)).with_context(|| format!("creating {}", dir.join(name).display()))?;
-        file.writer().write_all(&header_bytes(&tensors, &metadata).map_err(|e| UserError(e.to_string()))?)?;
+        let mut file = StagedFile::create(&dir.join(name))
+            .with_context(|| format!("creating {}", dir.join(name).display()))?;
+        file.writer()
+            .write_all(&header_bytes(&tensors, &metadata).map_err(|e| UserError(e.to_string()))?)?;
         for out in &tensors {
             let (_, src_index, plan) = &outs[position[out.name.as_str()]];
             let t = &ck.tensors[*src_index];
@@ -191,8 +213,15 @@ fn output_metadata(ck: &Checkpoint) -> serde_json::Map<String, serde_json::Value
 fn output_location(dst: &Path) -> Result<(PathBuf, String)> {
     let is_file = dst.extension().is_some_and(|e| e == "safetensors") && !dst.is_dir();
     if is_file {
-        let dir = dst.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned();
-        let stem = dst.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+        let dir = dst
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        let stem = dst
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
         Ok((dir, stem))
     } else {
         Ok((dst.to_owned(), "model".into()))

@@ -24,14 +24,22 @@ pub fn run(args: InspectArgs, printer: &Printer) -> Result<ExitCode> {
                 continue;
             }
         };
-        let digests = if args.digests { Some(digests(&ck, printer)?) } else { None };
+        let digests = if args.digests {
+            Some(digests(&ck, printer)?)
+        } else {
+            None
+        };
         if args.json {
             printer.data(&serde_json::to_string(&to_json(&ck, digests.as_deref()))?)?;
         } else {
             print_table(&ck, digests.as_deref(), printer)?;
         }
     }
-    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -42,7 +50,10 @@ fn hex(bytes: &[u8]) -> String {
 fn digests(ck: &Checkpoint, printer: &Printer) -> Result<Vec<String>> {
     let total: u64 = ck.tensors.iter().map(TensorView::byte_len).sum();
     let bar = printer.bytes_bar(total, "hashing");
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(ck.tensors.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(ck.tensors.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut out: Vec<Option<String>> = vec![None; ck.tensors.len()];
     let results: Vec<Result<Vec<(usize, String)>>> = std::thread::scope(|s| {
@@ -65,7 +76,13 @@ fn digests(ck: &Checkpoint, printer: &Printer) -> Result<Vec<String>> {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("hashing thread panicked")))).collect()
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("hashing thread panicked")))
+            })
+            .collect()
     });
     bar.finish_and_clear();
     for r in results {
@@ -95,7 +112,11 @@ fn to_json(ck: &Checkpoint, digests: Option<&[String]>) -> Value {
             o
         })
         .collect();
-    let other: Vec<Value> = ck.other.iter().map(|o| json!({"name": o.name, "value": o.value})).collect();
+    let other: Vec<Value> = ck
+        .other
+        .iter()
+        .map(|o| json!({"name": o.name, "value": o.value}))
+        .collect();
     json!({
         "path": ck.path.display().to_string(),
         "format": ck.format.name(),
@@ -114,10 +135,34 @@ fn print_table(ck: &Checkpoint, digests: Option<&[String]>, printer: &Printer) -
         ck.tensors.len(),
         ck.files().count()
     ))?;
-    let shape = |t: &TensorView| format!("[{}]", t.shape.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
-    let name_w = ck.tensors.iter().map(|t| t.name.len()).max().unwrap_or(4).clamp(4, 60);
-    let shape_w = ck.tensors.iter().map(|t| shape(t).len()).max().unwrap_or(5).max(5);
-    let mut header = format!("{:<name_w$}  {:<8}  {:<shape_w$}  {:>12}  {:>10}", "name", "dtype", "shape", "parameters", "bytes");
+    let shape = |t: &TensorView| {
+        format!(
+            "[{}]",
+            t.shape
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let name_w = ck
+        .tensors
+        .iter()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 60);
+    let shape_w = ck
+        .tensors
+        .iter()
+        .map(|t| shape(t).len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let mut header = format!(
+        "{:<name_w$}  {:<8}  {:<shape_w$}  {:>12}  {:>10}",
+        "name", "dtype", "shape", "parameters", "bytes"
+    );
     if digests.is_some() {
         header.push_str("  sha256");
     }
@@ -144,7 +189,11 @@ fn print_table(ck: &Checkpoint, digests: Option<&[String]>, printer: &Printer) -
     }
     printer.data("")?;
     for (dtype, (n, params, bytes)) in &per_dtype {
-        printer.data(&format!("{dtype:<8} {n:>7} tensors  {:>10} parameters  {:>10}", human_count(*params), human(*bytes)))?;
+        printer.data(&format!(
+            "{dtype:<8} {n:>7} tensors  {:>10} parameters  {:>10}",
+            human_count(*params),
+            human(*bytes)
+        ))?;
     }
     let total_bytes: u64 = ck.tensors.iter().map(TensorView::byte_len).sum();
     printer.data(&format!(
@@ -155,11 +204,18 @@ fn print_table(ck: &Checkpoint, digests: Option<&[String]>, printer: &Printer) -
         ck.parameters()
     ))?;
     if !ck.metadata.is_empty() {
-        printer.data(&format!("metadata: {} entries (see --json)", ck.metadata.len()))?;
+        printer.data(&format!(
+            "metadata: {} entries (see --json)",
+            ck.metadata.len()
+        ))?;
     }
     for o in &ck.other {
         let v = o.value.to_string();
-        let v = if v.len() > 80 { format!("{}…", &v[..v.floor_char_boundary(80)]) } else { v };
+        let v = if v.len() > 80 {
+            format!("{}…", &v[..v.floor_char_boundary(80)])
+        } else {
+            v
+        };
         printer.data(&format!("other: {} = {v}", o.name))?;
     }
     printer.data("")?;
