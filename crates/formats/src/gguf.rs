@@ -505,3 +505,432 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
 fn pad(x: u64, align: u64) -> Option<u64> {
     x.checked_add(align - 1).map(|v| v & !(align - 1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds GGUF files byte by byte, so each test can break exactly one thing.
+    struct Builder {
+        be: bool,
+        version: u32,
+        kvs: Vec<u8>,
+        n_kv: u64,
+        infos: Vec<u8>,
+        n_tensors: u64,
+        data: Vec<u8>,
+        alignment: u64,
+    }
+
+    impl Builder {
+        fn new() -> Self {
+            Self {
+                be: false,
+                version: 3,
+                kvs: Vec::new(),
+                n_kv: 0,
+                infos: Vec::new(),
+                n_tensors: 0,
+                data: Vec::new(),
+                alignment: 32,
+            }
+        }
+
+        fn u32(&self, out: &mut Vec<u8>, v: u32) {
+            out.extend(if self.be {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            });
+        }
+
+        fn u64(&self, out: &mut Vec<u8>, v: u64) {
+            out.extend(if self.be {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            });
+        }
+
+        fn str(&self, out: &mut Vec<u8>, s: &str) {
+            self.u64(out, s.len() as u64);
+            out.extend(s.as_bytes());
+        }
+
+        /// A key with a raw, already-encoded value.
+        fn kv_raw(mut self, key: &str, vtype: u32, value: &[u8]) -> Self {
+            let mut b = Vec::new();
+            self.str(&mut b, key);
+            self.u32(&mut b, vtype);
+            b.extend(value);
+            self.kvs.extend(b);
+            self.n_kv += 1;
+            self
+        }
+
+        fn kv_u32(self, key: &str, v: u32) -> Self {
+            let mut b = Vec::new();
+            self.u32(&mut b, v);
+            self.kv_raw(key, vt::U32, &b)
+        }
+
+        fn kv_str(self, key: &str, v: &str) -> Self {
+            let mut b = Vec::new();
+            self.str(&mut b, v);
+            self.kv_raw(key, vt::STRING, &b)
+        }
+
+        /// A tensor info with an explicit offset; `data` bytes are appended to the data section.
+        fn tensor_at(mut self, name: &str, ne: &[u64], ty: u32, offset: u64, data: &[u8]) -> Self {
+            let mut b = Vec::new();
+            self.str(&mut b, name);
+            self.u32(&mut b, ne.len() as u32);
+            for &d in ne {
+                self.u64(&mut b, d);
+            }
+            self.u32(&mut b, ty);
+            self.u64(&mut b, offset);
+            self.infos.extend(b);
+            self.n_tensors += 1;
+            self.data.extend(data);
+            self
+        }
+
+        /// A tensor placed right after the previous ones, padded to the alignment.
+        fn tensor(self, name: &str, ne: &[u64], ty: u32, data: &[u8]) -> Self {
+            let offset = self.data.len() as u64;
+            let mut s = self.tensor_at(name, ne, ty, offset, data);
+            while !(s.data.len() as u64).is_multiple_of(s.alignment) {
+                s.data.push(0);
+            }
+            s
+        }
+
+        fn build(&self) -> Vec<u8> {
+            let mut out = b"GGUF".to_vec();
+            self.u32(&mut out, self.version);
+            self.u64(&mut out, self.n_tensors);
+            self.u64(&mut out, self.n_kv);
+            out.extend(&self.kvs);
+            out.extend(&self.infos);
+            while !(out.len() as u64).is_multiple_of(self.alignment) {
+                out.push(0);
+            }
+            out.extend(&self.data);
+            out
+        }
+    }
+
+    fn f32s(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    fn parse_strict(b: &[u8]) -> Result<Parsed, FormatError> {
+        parse(b, &Limits::strict())
+    }
+
+    fn err_text(b: &[u8]) -> String {
+        match parse_strict(b) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn good() -> Builder {
+        Builder::new()
+            .kv_str("general.architecture", "llama")
+            .tensor("a", &[3, 2], 0, &f32s(&[1., 2., 3., 4., 5., 6.]))
+            .tensor("b", &[4], 1, &[0; 8])
+    }
+
+    #[test]
+    fn reads_a_small_file() {
+        let b = good().build();
+        let p = parse_strict(&b).expect("parse");
+        assert_eq!(p.tensors.len(), 2);
+        let a = &p.tensors[0];
+        assert_eq!((a.dtype, a.shape.as_slice()), (DType::F32, &[2u64, 3][..]));
+        assert_eq!(a.source.offset % 32, 0);
+        assert!(a.source.is_plain());
+        let start = a.source.offset as usize;
+        assert_eq!(&b[start..start + 24], f32s(&[1., 2., 3., 4., 5., 6.]));
+        assert_eq!(p.tensors[1].source.offset, a.source.offset + 32);
+        assert_eq!(p.metadata["general.architecture"], "llama");
+        assert_eq!(p.metadata["gguf.version"], 3);
+        assert_eq!(p.metadata["gguf.alignment"], 32);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        let b = good().build();
+        for n in 0..b.len() - 24 {
+            // The last 24 bytes are tensor b's padding, which need not be present.
+            assert!(parse_strict(&b[..n]).is_err(), "prefix {n} accepted");
+        }
+    }
+
+    #[test]
+    fn versions_other_than_2_and_3_are_refused() {
+        let mut g = good();
+        g.version = 2;
+        assert!(parse_strict(&g.build()).is_ok());
+        for v in [0, 1, 4, 0x0100_0000] {
+            g.version = v;
+            assert!(parse_strict(&g.build()).is_err(), "version {v}");
+        }
+        g.version = 1;
+        assert!(matches!(
+            parse_strict(&g.build()),
+            Err(FormatError::Unsupported { .. })
+        ));
+        assert!(parse_strict(b"GGML\x03\0\0\0").is_err());
+    }
+
+    #[test]
+    fn big_endian_files_are_detected() {
+        let mut g = Builder::new();
+        g.be = true;
+        g.alignment = 16;
+        let data: Vec<u8> = [1.5f32, -2.0]
+            .iter()
+            .flat_map(|x| x.to_be_bytes())
+            .collect();
+        let g = g
+            .kv_u32("general.alignment", 16)
+            .tensor("w", &[2], 0, &data)
+            .tensor("q", &[32], 8, &[7; 34]);
+        let p = parse_strict(&g.build()).expect("parse");
+        assert_eq!(p.metadata["gguf.endianness"], "big");
+        assert_eq!(p.metadata["general.alignment"], 16);
+        assert!(p.tensors[0].source.big_endian);
+        assert!(!p.tensors[1].source.big_endian);
+        assert_eq!(p.tensors[1].dtype.name(), "Q8_0");
+    }
+
+    #[test]
+    fn huge_counts_are_refused_before_allocating() {
+        let mut g = good();
+        g.n_tensors = u64::MAX;
+        assert!(parse_strict(&g.build()).is_err());
+        let mut g = good();
+        g.n_kv = 1 << 40;
+        assert!(parse(&g.build(), &Limits::default()).is_err());
+        let mut g = good();
+        g.n_tensors = 5_000; // within the limit, but cannot fit in the bytes left
+        assert!(err_text(&g.build()).contains("cannot fit"));
+        // An array claiming 2^60 elements.
+        let mut v = Vec::new();
+        v.extend(vt::U32.to_le_bytes());
+        v.extend((1u64 << 60).to_le_bytes());
+        assert!(err_text(&good().kv_raw("x", vt::ARRAY, &v).build()).contains("cannot fit"));
+        // A string claiming more than the limit, and more than the file.
+        let big = good()
+            .kv_raw("x", vt::STRING, &u64::MAX.to_le_bytes())
+            .build();
+        assert!(matches!(parse_strict(&big), Err(FormatError::Limit { .. })));
+        let big = good()
+            .kv_raw("x", vt::STRING, &1000u64.to_le_bytes())
+            .build();
+        assert!(err_text(&big).contains("truncated"));
+    }
+
+    #[test]
+    fn alignment_must_be_a_u32_power_of_two() {
+        for a in [0u32, 3, 48] {
+            let b = Builder::new().kv_u32("general.alignment", a).build();
+            assert!(err_text(&b).contains("power of two"), "{a}");
+        }
+        let b = Builder::new()
+            .kv_raw("general.alignment", vt::U64, &64u64.to_le_bytes())
+            .build();
+        assert!(err_text(&b).contains("not u32"));
+        let mut g = Builder::new().kv_u32("general.alignment", 64);
+        g.alignment = 64;
+        let g = g
+            .tensor("a", &[3], 0, &f32s(&[1., 2., 3.]))
+            .tensor("b", &[1], 0, &f32s(&[4.]));
+        let p = parse_strict(&g.build()).expect("parse");
+        assert_eq!(p.metadata["gguf.alignment"], 64);
+        assert_eq!(p.tensors[0].source.offset % 64, 0);
+        assert_eq!(p.tensors[1].source.offset - p.tensors[0].source.offset, 64);
+    }
+
+    #[test]
+    fn offsets_must_be_exactly_consecutive() {
+        let d = f32s(&[1., 2.]);
+        // A gap.
+        let b = Builder::new()
+            .tensor_at("a", &[2], 0, 0, &[d.clone(), vec![0; 62]].concat())
+            .tensor_at("b", &[2], 0, 64, &d)
+            .build();
+        assert!(err_text(&b).contains("expected 32"));
+        // Reordered.
+        let b = Builder::new()
+            .tensor_at("a", &[2], 0, 32, &[d.clone(), vec![0; 24]].concat())
+            .tensor_at("b", &[2], 0, 0, &d)
+            .build();
+        assert!(err_text(&b).contains("offset 32, expected 0"));
+        // Overlapping.
+        let b = Builder::new()
+            .tensor_at("a", &[2], 0, 0, &d)
+            .tensor_at("b", &[2], 0, 0, &d)
+            .build();
+        assert!(err_text(&b).contains("expected 32"));
+        // Data past the end of the file.
+        let b = Builder::new().tensor_at("a", &[1000], 0, 0, &d).build();
+        assert!(matches!(
+            parse_strict(&b),
+            Err(FormatError::OutOfBounds { .. })
+        ));
+    }
+
+    #[test]
+    fn duplicate_names_and_keys_are_refused() {
+        let b = good().kv_str("general.architecture", "gpt2").build();
+        assert!(err_text(&b).contains("duplicate key"));
+        let b = good().tensor("a", &[1], 0, &f32s(&[1.])).build();
+        assert!(matches!(
+            parse_strict(&b),
+            Err(FormatError::DuplicateTensor(n)) if n == "a"
+        ));
+        let b = Builder::new().kv_str("", "x").build();
+        assert!(err_text(&b).contains("empty key"));
+    }
+
+    #[test]
+    fn nested_arrays_are_refused() {
+        let mut v = Vec::new();
+        v.extend(vt::ARRAY.to_le_bytes());
+        v.extend(1u64.to_le_bytes());
+        v.extend(vt::U8.to_le_bytes());
+        v.extend(1u64.to_le_bytes());
+        v.push(5);
+        assert!(err_text(&Builder::new().kv_raw("x", vt::ARRAY, &v).build()).contains("nested"));
+    }
+
+    #[test]
+    fn bad_value_types_and_bools_are_refused() {
+        assert!(
+            err_text(&Builder::new().kv_raw("x", 13, &[0; 8]).build())
+                .contains("unknown value type")
+        );
+        assert!(err_text(&Builder::new().kv_raw("x", vt::BOOL, &[2]).build()).contains("bool"));
+        let mut v = Vec::new();
+        v.extend(vt::BOOL.to_le_bytes());
+        v.extend(100u64.to_le_bytes());
+        v.extend([1u8; 99]);
+        v.push(7);
+        assert!(err_text(&Builder::new().kv_raw("x", vt::ARRAY, &v).build()).contains("bool"));
+    }
+
+    #[test]
+    fn arrays_are_kept_whole_or_summarised() {
+        let mut small = Vec::new();
+        small.extend(vt::I16.to_le_bytes());
+        small.extend(3u64.to_le_bytes());
+        for x in [1i16, -2, 3] {
+            small.extend(x.to_le_bytes());
+        }
+        let mut long = Vec::new();
+        long.extend(vt::STRING.to_le_bytes());
+        long.extend(1000u64.to_le_bytes());
+        for i in 0..1000 {
+            let s = format!("t{i}");
+            long.extend((s.len() as u64).to_le_bytes());
+            long.extend(s.as_bytes());
+        }
+        let b = Builder::new()
+            .kv_raw("small", vt::ARRAY, &small)
+            .kv_raw("tokenizer.ggml.tokens", vt::ARRAY, &long)
+            .kv_raw("f", vt::F32, &f32::NAN.to_le_bytes())
+            .kv_raw("g", vt::F64, &f64::NEG_INFINITY.to_le_bytes())
+            .build();
+        let p = parse_strict(&b).expect("parse");
+        assert_eq!(p.metadata["small"], serde_json::json!([1, -2, 3]));
+        let t = &p.metadata["tokenizer.ggml.tokens"];
+        assert_eq!(t["len"], 1000);
+        assert_eq!(t["elem_type"], "string");
+        assert_eq!(t["items"].as_array().map(Vec::len), Some(ARRAY_KEEP));
+        assert_eq!(t["items"][63], "t63");
+        assert_eq!(p.metadata["f"], "NaN");
+        assert_eq!(p.metadata["g"], "-Infinity");
+        // Kept array elements count against the metadata budget.
+        let tight = Limits {
+            max_metadata_entries: 10,
+            ..Limits::strict()
+        };
+        assert!(matches!(parse(&b, &tight), Err(FormatError::Limit { .. })));
+    }
+
+    #[test]
+    fn the_chat_template_is_kept_whole() {
+        let template = "{% for m in messages %}".repeat(500);
+        let b = good().kv_str("tokenizer.chat_template", &template).build();
+        let p = parse_strict(&b).expect("parse");
+        assert_eq!(p.metadata["tokenizer.chat_template"], template.as_str());
+        let tight = Limits {
+            max_string_bytes: 100,
+            ..Limits::strict()
+        };
+        assert!(matches!(parse(&b, &tight), Err(FormatError::Limit { .. })));
+    }
+
+    #[test]
+    fn unknown_and_removed_type_ids_are_refused() {
+        for ty in [4u32, 5, 31, 36, 43, 1000] {
+            let b = Builder::new().tensor("a", &[32], ty, &[0; 64]).build();
+            assert!(err_text(&b).contains("unknown ggml type"), "{ty}");
+        }
+        // The newest types are known: NVFP4, Q1_0, Q2_0.
+        for (ty, block, bytes) in [(40u32, 64u64, 36usize), (41, 128, 18), (42, 64, 18)] {
+            let b = Builder::new()
+                .tensor("a", &[block], ty, &vec![0; bytes])
+                .build();
+            let p = parse_strict(&b).expect("parse");
+            assert_eq!(p.tensors[0].byte_len(), bytes as u64);
+        }
+    }
+
+    #[test]
+    fn dimensions_are_checked() {
+        let b = Builder::new()
+            .tensor("a", &[1, 1, 1, 1, 1], 0, &[0; 4])
+            .build();
+        assert!(err_text(&b).contains("5 dimensions"));
+        let b = Builder::new().tensor("a", &[u64::MAX], 0, &[]).build();
+        assert!(err_text(&b).contains("negative"));
+        let b = Builder::new()
+            .tensor("a", &[1 << 32, 1 << 32], 0, &[])
+            .build();
+        assert!(err_text(&b).contains("overflows"));
+        let b = Builder::new()
+            .tensor("a", &[1 << 31, 1 << 31, 4], 0, &[])
+            .build();
+        assert!(err_text(&b).contains("overflows"));
+        // ne[0] must be whole blocks.
+        let b = Builder::new().tensor("a", &[48, 2], 8, &[0; 96]).build();
+        assert!(err_text(&b).contains("multiple"));
+        // A 0-dimensional tensor is a scalar; a zero-sized one is fine.
+        let b = Builder::new()
+            .tensor("s", &[], 0, &f32s(&[2.]))
+            .tensor("z", &[0, 3], 0, &[])
+            .build();
+        let p = parse_strict(&b).expect("parse");
+        assert_eq!(p.tensors[0].shape, Vec::<u64>::new());
+        assert_eq!(p.tensors[1].shape, vec![3, 0]);
+    }
+
+    #[test]
+    fn long_and_invalid_names_are_refused() {
+        let long = "x".repeat(64);
+        let b = Builder::new().tensor(&long, &[1], 0, &[0; 4]).build();
+        assert!(err_text(&b).contains("at most 63"));
+        let ok = "x".repeat(63);
+        assert!(parse_strict(&Builder::new().tensor(&ok, &[1], 0, &[0; 4]).build()).is_ok());
+        let mut b = Builder::new().tensor("ab", &[1], 0, &[0; 4]);
+        // Make the name invalid UTF-8 in place.
+        let at = b.infos.iter().position(|&c| c == b'a').expect("name");
+        b.infos[at] = 0xff;
+        assert!(err_text(&b.build()).contains("UTF-8"));
+    }
+}
