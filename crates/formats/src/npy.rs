@@ -612,3 +612,318 @@ impl Parser<'_> {
         Ok(Lit::Int(n))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A `.npy` file with the given header text (padded as numpy pads it) and data.
+    fn npy_bytes(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut h = header.to_owned();
+        while !(10 + h.len() + 1).is_multiple_of(64) {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut out = MAGIC.to_vec();
+        out.extend([1, 0]);
+        out.extend((h.len() as u16).to_le_bytes());
+        out.extend(h.as_bytes());
+        out.extend(data);
+        out
+    }
+
+    fn header(text: &str, data_len: usize) -> Result<NpyHeader, FormatError> {
+        let b = npy_bytes(text, &vec![0; data_len]);
+        let h = parse_header(&b, &Limits::strict(), "npy")?;
+        check_data_len(&h, (b.len() - h.data_offset) as u64, "npy")?;
+        Ok(h)
+    }
+
+    fn err(text: &str, data_len: usize) -> String {
+        match header(text, data_len) {
+            Ok(h) => panic!("accepted {text}: {h:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn reads_headers_as_numpy_writes_them() {
+        let h = header(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+            24,
+        )
+        .expect("header");
+        assert_eq!(h.dtype, DType::F32);
+        assert_eq!(h.shape, vec![2, 3]);
+        assert_eq!(h.data_offset % 64, 0);
+        assert!(!h.fortran_order && !h.big_endian);
+        // Key order, quotes, no trailing comma, Python 2 longs, a scalar and a 1-tuple.
+        let h = header(
+            "{\"shape\": (3L, 2L), \"fortran_order\": True, \"descr\": '>i2'}",
+            12,
+        )
+        .expect("header");
+        assert_eq!(
+            (h.dtype, h.shape, h.fortran_order, h.big_endian),
+            (DType::I16, vec![3, 2], true, true)
+        );
+        assert!(
+            header("{'descr': '|b1', 'fortran_order': False, 'shape': ()}", 1)
+                .expect("scalar")
+                .shape
+                .is_empty()
+        );
+        assert_eq!(
+            header(
+                "{'descr': '<c16', 'fortran_order': False, 'shape': (1,)}",
+                16
+            )
+            .expect("c16")
+            .dtype,
+            DType::C128
+        );
+        assert_eq!(
+            header(
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 5)}",
+                0
+            )
+            .expect("empty")
+            .shape,
+            vec![0, 5]
+        );
+    }
+
+    #[test]
+    fn the_header_dict_is_checked_strictly() {
+        for (text, why) in [
+            ("{'descr': '<f4', 'shape': (2,)}", "exactly the keys"),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}",
+                "unexpected header key",
+            ),
+            (
+                "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}",
+                "duplicate header key",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': [2]}",
+                "not a tuple",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2)}",
+                "not a tuple",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (-2,)}",
+                "negative",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': 0, 'shape': (2,)}",
+                "not a bool",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2.0,)}",
+                "expected ','",
+            ),
+            ("['descr', '<f4']", "not a dict"),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} x",
+                "unexpected",
+            ),
+            ("{'descr': '<f4, 'fortran_order': False}", "header"),
+            (
+                "{'descr': 'f4', 'fortran_order': False, 'shape': (2,)}",
+                "byte-order",
+            ),
+            (
+                "{'descr': '|f4', 'fortran_order': False, 'shape': (2,)}",
+                "byte order",
+            ),
+            (
+                "{'descr': __import__('os'), 'fortran_order': False}",
+                "unexpected",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999999999999999999999,)}",
+                "out of range",
+            ),
+        ] {
+            let e = err(text, 8);
+            assert!(e.contains(why), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(err(&text, 0).contains("nested too deeply"));
+    }
+
+    #[test]
+    fn unreadable_dtypes_are_refused_with_reasons() {
+        let h = |d: &str| format!("{{'descr': {d}, 'fortran_order': False, 'shape': (2,)}}");
+        assert!(err(&h("'|O'"), 16).contains("pickled"));
+        assert!(err(&h("'|O8'"), 16).contains("pickled"));
+        assert!(err(&h("[('w', '<f4'), ('o', '|O')]"), 24).contains("pickled"));
+        assert!(err(&h("[('w', '<f4'), ('v', '<i2')]"), 12).contains("structured"));
+        assert!(err(&h("'<V2'"), 4).contains("void"));
+        assert!(err(&h("'<U3'"), 24).contains("<U3"));
+        assert!(err(&h("'<M8[ns]'"), 16).contains("numpy dtype"));
+    }
+
+    #[test]
+    fn data_length_must_match_exactly() {
+        let text = "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 2)}";
+        assert!(header(text, 16).is_ok());
+        assert!(err(text, 15).contains("needs 16 data bytes, found 15"));
+        assert!(err(text, 17).contains("found 17"));
+        let text = "{'descr': '<i8', 'fortran_order': False, 'shape': (4294967296, 4294967296)}";
+        assert!(header(text, 0).is_err());
+    }
+
+    #[test]
+    fn framing_is_checked() {
+        let good = npy_bytes(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (1,)}",
+            &[0; 4],
+        );
+        for n in 0..good.len() {
+            assert!(
+                parse_npy(&good[..n], &Limits::strict()).is_err(),
+                "prefix {n}"
+            );
+        }
+        let mut v4 = good.clone();
+        v4[6] = 4;
+        assert!(matches!(
+            parse_npy(&v4, &Limits::strict()),
+            Err(FormatError::Unsupported { .. })
+        ));
+        let mut long = good.clone();
+        long[8..10].copy_from_slice(&u16::MAX.to_le_bytes());
+        assert!(parse_npy(&long, &Limits::strict()).is_err());
+        let tight = Limits {
+            max_header_bytes: 10,
+            ..Limits::strict()
+        };
+        assert!(matches!(
+            parse_npy(&good, &tight),
+            Err(FormatError::Limit { .. })
+        ));
+        // Version 2: a 32-bit header length.
+        let mut v2 = MAGIC.to_vec();
+        v2.extend([2, 0]);
+        v2.extend(u32::MAX.to_le_bytes());
+        assert!(parse_npy(&v2, &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn fortran_order_gives_column_major_strides() {
+        let b = npy_bytes(
+            "{'descr': '<i2', 'fortran_order': True, 'shape': (2, 3, 4)}",
+            &[0; 48],
+        );
+        let p = parse_npy(&b, &Limits::strict()).expect("parse");
+        let t = &p.tensors[0];
+        assert_eq!(t.name, NPY_TENSOR_NAME);
+        assert_eq!(t.source.layout, Layout::Strided(vec![1, 2, 6]));
+        assert_eq!(t.source.offset, b.len() as u64 - 48);
+        assert_eq!(t.source.offset % 64, 0);
+        // One dimension: Fortran and C order are the same bytes.
+        let b = npy_bytes(
+            "{'descr': '<i2', 'fortran_order': True, 'shape': (3,)}",
+            &[0; 6],
+        );
+        let p = parse_npy(&b, &Limits::strict()).expect("parse");
+        assert_eq!(p.tensors[0].source.layout, Layout::Dense);
+    }
+
+    fn zip_of(members: &[(&str, &[u8], zip::CompressionMethod)]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, data, method) in members {
+            let opts = zip::write::SimpleFileOptions::default().compression_method(*method);
+            w.start_file(*name, opts).expect("start");
+            w.write_all(data).expect("write");
+        }
+        w.finish().expect("finish").into_inner()
+    }
+
+    #[test]
+    fn npz_members_are_placed_or_inflated() {
+        let data: Vec<u8> = (0..6u8).collect();
+        let a = npy_bytes(
+            "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3)}",
+            &data,
+        );
+        let z = zip_of(&[
+            ("x.npy", &a, zip::CompressionMethod::Stored),
+            ("dir/y.npy", &a, zip::CompressionMethod::Deflated),
+        ]);
+        let p = parse_npz(&z, &Limits::strict()).expect("parse");
+        assert_eq!(p.tensors[0].name, "x");
+        assert_eq!(p.tensors[1].name, "dir/y");
+        let x = &p.tensors[0].source;
+        assert!(matches!(x.base, Base::File(0)));
+        let at = x.offset as usize;
+        assert_eq!(&z[at..at + 6], &data[..]);
+        match &p.tensors[1].source.base {
+            Base::Owned(b) => {
+                let at = p.tensors[1].source.offset as usize;
+                assert_eq!(&b[at..at + 6], &data[..]);
+            }
+            Base::File(_) => panic!("deflated member must be inflated"),
+        }
+    }
+
+    #[test]
+    fn npz_refuses_strangers_and_bombs() {
+        let a = npy_bytes(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (1,)}",
+            &[0; 4],
+        );
+        let z = zip_of(&[("notes.txt", b"hi", zip::CompressionMethod::Stored)]);
+        assert!(parse_npz(&z, &Limits::strict()).is_err());
+        let z = zip_of(&[("bad.npy", b"not numpy", zip::CompressionMethod::Stored)]);
+        let e = parse_npz(&z, &Limits::strict()).expect_err("bad member");
+        assert!(e.to_string().contains("\"bad.npy\""), "{e}");
+        let many: Vec<(String, &[u8], zip::CompressionMethod)> = (0..5)
+            .map(|i| (format!("a{i}.npy"), &a[..], zip::CompressionMethod::Stored))
+            .collect();
+        let refs: Vec<_> = many.iter().map(|(n, d, m)| (n.as_str(), *d, *m)).collect();
+        let z = zip_of(&refs);
+        let tight = Limits {
+            max_zip_entries: 4,
+            ..Limits::strict()
+        };
+        assert!(matches!(
+            parse_npz(&z, &tight),
+            Err(FormatError::Limit { .. })
+        ));
+        // 32 MiB of zeros deflate to a few tens of KiB.
+        let big = npy_bytes(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (8388608,)}",
+            &vec![0; 32 << 20],
+        );
+        let z = zip_of(&[("bomb.npy", &big, zip::CompressionMethod::Deflated)]);
+        assert!(z.len() < 200_000);
+        assert!(matches!(
+            parse_npz(&z, &Limits::strict()),
+            Err(FormatError::Limit { .. })
+        ));
+        // The same bomb with its declared sizes rewritten to look small must still be refused.
+        let mut lying = z.clone();
+        let declared = (big.len() as u32).to_le_bytes();
+        let mut patched = 0;
+        for i in 0..lying.len() - 4 {
+            if lying[i..i + 4] == declared {
+                lying[i..i + 4].copy_from_slice(&1000u32.to_le_bytes());
+                patched += 1;
+            }
+        }
+        assert!(patched >= 1);
+        // (The zip crate notices the lie itself; the byte count is a second line of defence.)
+        parse_npz(&lying, &Limits::strict()).expect_err("lying bomb");
+    }
+}
