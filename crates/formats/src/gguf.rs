@@ -236,10 +236,9 @@ fn scalar(r: &mut Reader<'_>, t: u32, limits: &Limits, key: &str) -> Result<Valu
                 )));
             }
         },
-        vt::STRING => Value::String(
-            String::from_utf8_lossy(r.string_bytes(limits, &format!("value of {key:?}"))?)
-                .into_owned(),
-        ),
+        vt::STRING => {
+            Value::String(String::from_utf8_lossy(r.string_bytes(limits, key)?).into_owned())
+        }
         other => return Err(bad(format!("key {key:?}: unknown value type {other}"))),
     })
 }
@@ -279,7 +278,7 @@ fn value(
             items.push(scalar(r, et, limits, key)?);
         } else if et == vt::STRING {
             // Skip, but still check each string's length against the limit and the file.
-            r.string_bytes(limits, &format!("value of {key:?}"))?;
+            r.string_bytes(limits, key)?;
         } else {
             // Fixed-size elements: skip them all at once (the count was checked against the
             // remaining bytes above, so this cannot overflow).

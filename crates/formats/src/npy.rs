@@ -340,7 +340,8 @@ fn interpret(
     let shape = dims
         .iter()
         .map(|d| match d {
-            Lit::Int(n) => u64::try_from(*n).map_err(|_| bad("negative dimension in 'shape'")),
+            Lit::Int(n) if *n < 0 => Err(bad("negative dimension in 'shape'")),
+            Lit::Int(n) => u64::try_from(*n).map_err(|_| bad("dimension in 'shape' out of range")),
             _ => Err(bad("'shape' holds something other than integers")),
         })
         .collect::<Result<Vec<u64>, _>>()?;
@@ -357,12 +358,18 @@ fn interpret(
     Ok((dtype, big_endian, fortran, shape))
 }
 
-/// True when a descr (a string, or a structured field list) contains an object field.
+/// True when a descr (a type string, a structured field list or a subarray tuple) contains an
+/// object type. Only type positions are looked at: a field may well be named `'O'`.
 fn has_object(lit: &Lit) -> bool {
     match lit {
         Lit::Str(s) => s.trim_start_matches(['<', '>', '|', '=']).starts_with('O'),
-        Lit::Tuple(v) | Lit::List(v) => v.iter().any(has_object),
-        Lit::Dict(kv) => kv.iter().any(|(k, v)| has_object(k) || has_object(v)),
+        // [(name, type), (name, type, shape), ...]
+        Lit::List(fields) => fields.iter().any(|f| match f {
+            Lit::Tuple(parts) => parts.get(1).is_some_and(has_object),
+            _ => false,
+        }),
+        // (type, shape)
+        Lit::Tuple(parts) => parts.first().is_some_and(has_object),
         _ => false,
     }
 }
@@ -420,7 +427,8 @@ fn descr_dtype(s: &str, format: &'static str) -> Result<(DType, bool), FormatErr
             format!("descr {s:?} gives no byte order for a multi-byte type"),
         ));
     }
-    Ok((dtype, big_endian))
+    // Single bytes have no order to swap.
+    Ok((dtype, big_endian && dtype.swap_width() > 1))
 }
 
 /// A Python literal as it can appear in a `.npy` header.
@@ -768,6 +776,15 @@ mod tests {
         assert!(err(&h("'|O8'"), 16).contains("pickled"));
         assert!(err(&h("[('w', '<f4'), ('o', '|O')]"), 24).contains("pickled"));
         assert!(err(&h("[('w', '<f4'), ('v', '<i2')]"), 12).contains("structured"));
+        assert!(err(&h("[('O', '<f4'), ('Obj', '<i2', (2,))]"), 20).contains("structured"));
+        assert!(
+            err(
+                &h("[(('title', 'n'), '<f4', (2,)), ('x', [('y', '|O')])]"),
+                32
+            )
+            .contains("pickled")
+        );
+        assert!(err(&h("('|O', (2,))"), 32).contains("pickled"));
         assert!(err(&h("'<V2'"), 4).contains("void"));
         assert!(err(&h("'<U3'"), 24).contains("<U3"));
         assert!(err(&h("'<M8[ns]'"), 16).contains("numpy dtype"));
