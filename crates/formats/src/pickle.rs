@@ -650,7 +650,7 @@ impl<'a> Machine<'a> {
     }
 
     fn add_items(&mut self, target: NodeId, pairs: Vec<NodeId>) -> Result<(), FormatError> {
-        if pairs.len() % 2 != 0 {
+        if !pairs.len().is_multiple_of(2) {
             return Err(self.err("SETITEMS with an odd number of items"));
         }
         let kind = self.kind(target);
@@ -862,7 +862,7 @@ impl<'a> Machine<'a> {
                 }
                 op::DICT => {
                     let items = self.pop_mark()?;
-                    if items.len() % 2 != 0 {
+                    if !items.len().is_multiple_of(2) {
                         return Err(self.err("DICT with an odd number of items"));
                     }
                     let pairs = items.chunks_exact(2).map(|c| (c[0], c[1])).collect();

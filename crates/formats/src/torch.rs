@@ -1363,12 +1363,8 @@ mod tests {
         assert!(parse_zip(&z, &Limits::strict()).is_err());
         // [[[[...]]]] 5000 deep, built without MARKs.
         let mut pkl = vec![0x80, 2];
-        for _ in 0..5000 {
-            pkl.push(b']');
-        }
-        for _ in 0..4999 {
-            pkl.push(b'a');
-        }
+        pkl.extend(std::iter::repeat_n(b']', 5000));
+        pkl.extend(std::iter::repeat_n(b'a', 4999));
         pkl.push(b'.');
         let z = zip_of(&[("data.pkl", &pkl)]);
         assert!(matches!(
