@@ -854,14 +854,16 @@ struct Entry {
 
 struct Archive<'a> {
     bytes: &'a [u8],
-    entries: HashMap<String, Entry>,
+    zip: zip::ZipArchive<Cursor<&'a [u8]>>,
+    /// Member name → central directory index.
+    names: HashMap<String, usize>,
     /// Bytes inflated so far, against `max_inflated_bytes`.
     inflated: u64,
 }
 
 impl<'a> Archive<'a> {
     fn open(bytes: &'a [u8], limits: &Limits) -> Result<Self, FormatError> {
-        let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+        let zip = zip::ZipArchive::new(Cursor::new(bytes))
             .map_err(|e| malformed(format!("zip archive: {e}")))?;
         if zip.len() as u64 > limits.max_zip_entries {
             return Err(FormatError::limit(
@@ -873,41 +875,52 @@ impl<'a> Archive<'a> {
         if zip.has_duplicate_names() {
             return Err(malformed("the zip archive names a member twice"));
         }
-        let mut entries = HashMap::with_capacity(zip.len());
-        for i in 0..zip.len() {
-            let f = zip
-                .by_index_raw(i)
-                .map_err(|e| malformed(format!("zip member {i}: {e}")))?;
-            let name = String::from_utf8_lossy(f.name_raw()).into_owned();
-            let start = f
-                .data_start()
-                .ok_or_else(|| malformed(format!("zip member {name:?}: no data offset")))?;
-            let entry = Entry {
-                method: f.compression(),
-                encrypted: f.encrypted(),
-                start,
-                stored_len: f.compressed_size(),
-                len: f.size(),
-            };
-            if start
-                .checked_add(entry.stored_len)
-                .is_none_or(|end| end > bytes.len() as u64)
-            {
-                return Err(malformed(format!(
-                    "zip member {name:?} runs past the end of the file"
-                )));
-            }
-            entries.insert(name, entry);
-        }
+        let names = zip
+            .file_names()
+            .enumerate()
+            .filter_map(|(i, n)| n.ok().map(|n| (n.into_owned(), i)))
+            .collect();
         Ok(Self {
             bytes,
-            entries,
+            zip,
+            names,
             inflated: 0,
         })
     }
 
+    /// Where member `name`'s data lies. Local headers are read only for the members used, so a
+    /// damaged member nothing refers to does not stop the archive from loading.
+    fn entry(&mut self, name: &str) -> Result<Option<Entry>, FormatError> {
+        let Some(&i) = self.names.get(name) else {
+            return Ok(None);
+        };
+        let f = self
+            .zip
+            .by_index_raw(i)
+            .map_err(|e| malformed(format!("zip member {name:?}: {e}")))?;
+        let start = f
+            .data_start()
+            .ok_or_else(|| malformed(format!("zip member {name:?}: no data offset")))?;
+        let entry = Entry {
+            method: f.compression(),
+            encrypted: f.encrypted(),
+            start,
+            stored_len: f.compressed_size(),
+            len: f.size(),
+        };
+        if start
+            .checked_add(entry.stored_len)
+            .is_none_or(|end| end > self.bytes.len() as u64)
+        {
+            return Err(malformed(format!(
+                "zip member {name:?} runs past the end of the file"
+            )));
+        }
+        Ok(Some(entry))
+    }
+
     fn raw(&self, e: &Entry) -> &'a [u8] {
-        // In range: checked in `open`.
+        // In range: checked in `entry`.
         &self.bytes[e.start as usize..(e.start + e.stored_len) as usize]
     }
 
@@ -966,7 +979,7 @@ impl<'a> Archive<'a> {
 
     /// A small text record (`byteorder`, `version`), if present.
     fn text(&mut self, name: &str, limits: &Limits) -> Result<Option<String>, FormatError> {
-        let Some(e) = self.entries.get(name).cloned() else {
+        let Some(e) = self.entry(name)? else {
             return Ok(None);
         };
         let b = self.read(name, &e, 4096, limits)?;
@@ -980,7 +993,7 @@ pub fn parse_zip(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
     // The record folder is named after the file torch wrote; find it from `data.pkl`. Names are
     // matched without regard to case, as torch's zip reader does.
     let mut found: Vec<&String> = ar
-        .entries
+        .names
         .keys()
         .filter(|n| {
             let l = n.to_ascii_lowercase();
@@ -999,16 +1012,27 @@ pub fn parse_zip(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
         }
     };
     let prefix = pkl_name[..pkl_name.len() - "data.pkl".len()].to_owned();
-    if ar.entries.contains_key(&format!("{prefix}constants.pkl"))
-        || ar
-            .entries
-            .keys()
-            .any(|n| n.starts_with(&format!("{prefix}code/")))
+    let code = format!("{prefix}code/");
+    if ar.names.contains_key(&format!("{prefix}constants.pkl"))
+        || ar.names.keys().any(|n| n.starts_with(&code))
     {
         return Err(unsupported(
             "TorchScript archives (torch.jit.save); save a state_dict with torch.save instead",
         ));
     }
+
+    // The pickle first: a forbidden global is the most useful thing to report.
+    let pkl_entry = ar
+        .entry(&pkl_name)?
+        .ok_or_else(|| malformed("data.pkl record vanished"))?;
+    if pkl_entry.len > limits.max_pickle_bytes {
+        return Err(FormatError::limit(
+            format!("pickle size ({} bytes)", pkl_entry.len),
+            limits.max_pickle_bytes,
+        ));
+    }
+    let pkl = ar.read(&pkl_name, &pkl_entry, limits.max_pickle_bytes, limits)?;
+    let pickle = pickle::parse(&pkl, limits, Globals::WeightsOnly)?;
 
     let mut parsed = Parsed::new(Format::PytorchZip);
     let meta = &mut parsed.metadata;
@@ -1016,6 +1040,7 @@ pub fn parse_zip(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
         "archive_name".into(),
         prefix.trim_end_matches('/').to_owned().into(),
     );
+    meta.insert("pickle_protocol".into(), pickle.protocol.into());
     let big_endian = match ar.text(&format!("{prefix}byteorder"), limits)?.as_deref() {
         None | Some("little") => false,
         Some("big") => true,
@@ -1036,19 +1061,6 @@ pub fn parse_zip(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
         }
     }
 
-    let pkl_entry = ar.entries[&pkl_name].clone();
-    if pkl_entry.len > limits.max_pickle_bytes {
-        return Err(FormatError::limit(
-            format!("pickle size ({} bytes)", pkl_entry.len),
-            limits.max_pickle_bytes,
-        ));
-    }
-    let pkl = ar.read(&pkl_name, &pkl_entry, limits.max_pickle_bytes, limits)?;
-    let pickle = pickle::parse(&pkl, limits, Globals::WeightsOnly)?;
-    parsed
-        .metadata
-        .insert("pickle_protocol".into(), pickle.protocol.into());
-
     let mut storages = HashMap::new();
     for r in storage_refs(&pickle)? {
         if storages.contains_key(&r.key) {
@@ -1056,10 +1068,10 @@ pub fn parse_zip(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
         }
         let name = format!("{prefix}data/{}", r.key);
         let e = ar
-            .entries
-            .get(&name)
-            .cloned()
+            .entry(&name)?
             .ok_or_else(|| malformed(format!("storage record {name:?} is missing")))?;
+        // STORED records stay in the file (zero-copy); deflated ones are inflated once, however
+        // many tensors share them.
         let storage = match ar.read(&name, &e, u64::MAX, limits)? {
             Cow::Borrowed(_) => Storage {
                 base: Base::File(0),

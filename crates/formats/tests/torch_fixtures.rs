@@ -108,3 +108,48 @@ fn stored_dense_tensors_are_zero_copy_and_views_strided() {
     let view = ck.get("view").expect("view");
     assert_eq!(view.source.offset, whole.source.offset + 4 * 4);
 }
+
+/// Damaged copies of every fixture (bytes overwritten, truncated) give errors or tensors whose
+/// bytes can be read, never a panic or a hang.
+#[test]
+fn damaged_fixtures_never_panic() {
+    use weighhouse_formats::{Limits, torch};
+    let limits = Limits::strict();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for file in truth().keys() {
+        let good = std::fs::read(dir().join(file)).expect("read");
+        let parse = if good.starts_with(b"PK") {
+            torch::parse_zip
+        } else {
+            torch::parse_legacy
+        };
+        for round in 0..1000 {
+            let mut bytes = good.clone();
+            if round % 10 == 0 {
+                bytes.truncate((next() % good.len() as u64) as usize);
+            } else {
+                for _ in 0..1 + next() % 4 {
+                    // Half the damage lands in the first third, where the pickle lives.
+                    let span = if round % 2 == 0 {
+                        bytes.len() / 3 + 1
+                    } else {
+                        bytes.len()
+                    };
+                    let at = (next() % span as u64) as usize;
+                    bytes[at] = next() as u8;
+                }
+            }
+            if let Ok(ck) = Checkpoint::from_bytes_with(file, bytes, &limits, parse) {
+                for t in &ck.tensors {
+                    let _ = ck.tensor_bytes(t);
+                }
+            }
+        }
+    }
+}
