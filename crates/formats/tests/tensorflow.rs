@@ -120,6 +120,9 @@ fn tf2_object_graph_is_reported_not_dropped() {
         .expect("object graph");
     assert_eq!(graph.value["dtype"], "string");
     assert_eq!(graph.value["shape"], serde_json::json!([]));
-    assert!(graph.value["bytes"].as_u64().is_some_and(|n| n > 0), "{graph:?}");
+    assert!(
+        graph.value["bytes"].as_u64().is_some_and(|n| n > 0),
+        "{graph:?}"
+    );
     assert!(ck.get("kernel/.ATTRIBUTES/VARIABLE_VALUE").is_some());
 }

@@ -397,7 +397,9 @@ mod tests {
     use super::testing::*;
     use super::*;
 
-    fn entries(n: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+    fn entries(n: usize) -> Entries {
         (0..n)
             .map(|i| {
                 (
@@ -408,7 +410,7 @@ mod tests {
             .collect()
     }
 
-    fn collect(table: &[u8], limits: &Limits) -> Result<Vec<(Vec<u8>, Vec<u8>)>, FormatError> {
+    fn collect(table: &[u8], limits: &Limits) -> Result<Entries, FormatError> {
         let mut got = Vec::new();
         for_each_entry(table, limits, |k, v| {
             got.push((k.to_vec(), v.to_vec()));
