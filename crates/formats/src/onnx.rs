@@ -738,12 +738,14 @@ impl<'a> Ctx<'a> {
             match name {
                 "value" => {
                     for t in tensors {
-                        self.tensor(t, Some(label))?;
+                        // Named after the output that refers to it; the tensor's own name (often
+                        // empty) only when the node has no usable name.
+                        self.tensor(t, (!label.is_empty()).then_some(label))?;
                     }
                 }
                 "sparse_value" => {
                     for s in sparse {
-                        self.sparse(s, Some(label))?;
+                        self.sparse(s, (!label.is_empty()).then_some(label))?;
                     }
                 }
                 _ => {
