@@ -60,7 +60,13 @@ pub fn sniff(bytes: &[u8], limits: &Limits) -> Kind {
     if bytes.starts_with(b"\x93NUMPY") {
         return Kind::Npy;
     }
-    if bytes.starts_with(TORCH_LEGACY_MAGIC) {
+    // A legacy torch file is a pickle stream. Any protocol 2-5 pickle goes to that reader, even
+    // one that does not start with the magic number as a literal: the restricted machine then
+    // names whatever global it would need (say, one that computes the magic number) or says it is
+    // not a torch file.
+    if bytes.starts_with(TORCH_LEGACY_MAGIC)
+        || (bytes.len() > 2 && bytes[0] == 0x80 && (2..=5).contains(&bytes[1]))
+    {
         return Kind::TorchLegacy;
     }
     if is_hdf5(bytes) {
@@ -109,10 +115,12 @@ fn sniff_zip(bytes: &[u8], limits: &Limits) -> Kind {
         .filter_map(|n| n.ok().map(|n| n.into_owned()))
         .collect();
     let names: Vec<&str> = owned.iter().map(String::as_str).collect();
-    if names
-        .iter()
-        .any(|n| *n == "data.pkl" || n.ends_with("/data.pkl"))
-    {
+    // torch's zip reader matches record names case-insensitively, so a `DATA.PKL` must not slip
+    // past as "unknown".
+    if names.iter().any(|n| {
+        let n = n.to_ascii_lowercase();
+        n == "data.pkl" || n.ends_with("/data.pkl")
+    }) {
         return Kind::TorchZip;
     }
     if names.contains(&"model.weights.h5")
