@@ -208,3 +208,16 @@ fn scan_corpus_keras_files_open() {
         }
     }
 }
+
+#[test]
+fn user_block_moves_every_address() {
+    let ck = check_truth("userblock.weights.h5");
+    let t = ck.get("layers/dense/vars/0").expect("tensor");
+    assert!(matches!(t.source.base, Base::File(_)) && t.source.offset > 512);
+}
+
+#[test]
+fn hard_links_neither_loop_nor_duplicate() {
+    let ck = check_truth("links.weights.h5");
+    assert_eq!(names(&ck), ["layers/dense/vars/0"]);
+}

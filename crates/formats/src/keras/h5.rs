@@ -23,17 +23,15 @@ use crate::error::FormatError;
 
 pub(super) const FORMAT: &str = "keras";
 
-/// Turn an HDF5 reader error into ours, keeping its message.
-pub(super) fn h5err(e: H5Error) -> FormatError {
+/// Turn an HDF5 reader error into ours, keeping its message. `limit` is the bound of ours that
+/// the reader's resource limit came from, should it be one.
+pub(super) fn h5err(e: H5Error, limit: u64) -> FormatError {
     let inner = match &e {
         H5Error::Context { source, .. } => source.as_ref(),
         other => other,
     };
     match inner {
-        H5Error::ResourceLimit(_) => FormatError::Limit {
-            what: e.to_string(),
-            limit: 0,
-        },
+        H5Error::ResourceLimit(_) => FormatError::limit(format!("HDF5 {e}"), limit),
         H5Error::UnsupportedFilter(_)
         | H5Error::UnsupportedEncoding(_)
         | H5Error::UnsupportedDatatypeClass(_)
@@ -79,7 +77,7 @@ impl std::fmt::Debug for H5 {
 /// The file's datasets in a group, or its sub-groups, in one listing.
 enum Member {
     Group(Group),
-    Dataset(Dataset),
+    Dataset(Box<Dataset>),
 }
 
 /// Sort key putting `vars/2` before `vars/10`: numbers by value, before other names.
@@ -118,7 +116,8 @@ impl H5 {
                     .unwrap_or(usize::MAX)
                     .min(hdf5_reader::DEFAULT_MAX_OBJECT_HEADER_BYTES),
             );
-        let file = Hdf5File::from_storage_with_options(storage, options).map_err(h5err)?;
+        let file = Hdf5File::from_storage_with_options(storage, options)
+            .map_err(|e| h5err(e, limits.max_header_bytes))?;
         Ok(Self {
             file,
             limits: limits.clone(),
@@ -132,6 +131,11 @@ impl H5 {
         })
     }
 
+    /// An HDF5 error met while reading metadata, as ours.
+    pub(super) fn err(&self, e: H5Error) -> FormatError {
+        h5err(e, self.limits.max_header_bytes)
+    }
+
     /// The limits this file is read under.
     pub(super) fn limits(&self) -> &Limits {
         &self.limits
@@ -140,7 +144,7 @@ impl H5 {
     /// The attributes of `group`, undecoded (decoding every attribute eagerly could expand a
     /// small file into a great deal of memory through shared variable-length strings).
     pub(super) fn raw_attributes(&self, group: &Group) -> Result<Vec<RawAttribute>, FormatError> {
-        group.raw_attributes().map_err(h5err)
+        group.raw_attributes().map_err(|e| self.err(e))
     }
 
     /// Decode a string or list-of-strings attribute. `None` when it holds something else (an
@@ -151,7 +155,10 @@ impl H5 {
         group: &Group,
         msg: &AttributeMessage,
     ) -> Result<Option<Vec<String>>, FormatError> {
-        let count = msg.dataspace.num_elements().map_err(|e| h5err(e.into()))?;
+        let count = msg
+            .dataspace
+            .num_elements()
+            .map_err(|e| self.err(e.into()))?;
         if count == 0 {
             return Ok(Some(Vec::new()));
         }
@@ -207,7 +214,9 @@ impl H5 {
                             self.limits.max_string_bytes,
                         ));
                     }
-                    let bytes = group.resolve_vlen_reference_bytes(r, 1).map_err(h5err)?;
+                    let bytes = group
+                        .resolve_vlen_reference_bytes(r, 1)
+                        .map_err(|e| self.err(e))?;
                     out.push(decode(&bytes, *padding));
                 }
                 Ok(Some(out))
@@ -262,12 +271,13 @@ impl H5 {
 
     /// Every dataset under `group` (at `path`), in name order with numbers by value, depth first.
     /// Datasets already read (through another link, or listed by `weight_names`) are skipped.
+    /// With `names`, the `name` attributes of the groups (Keras 3) are collected into it.
     pub(super) fn walk(
         &mut self,
         group: &Group,
         path: &str,
         depth: usize,
-        names: &mut serde_json::Map<String, serde_json::Value>,
+        mut names: Option<&mut serde_json::Map<String, serde_json::Value>>,
     ) -> Result<(), FormatError> {
         if depth > self.limits.max_depth {
             return Err(FormatError::limit(
@@ -278,22 +288,24 @@ impl H5 {
         if !self.seen_groups.insert(group.address()) {
             return Ok(());
         }
-        self.note_object_name(group, path, names)?;
-        let (groups, datasets) = group.members().map_err(h5err)?;
+        if let Some(names) = names.as_deref_mut() {
+            self.note_object_name(group, path, names)?;
+        }
+        let (groups, datasets) = group.members().map_err(|e| self.err(e))?;
         let mut members: Vec<(String, Member)> = groups
             .into_iter()
             .map(|g| (g.name().to_owned(), Member::Group(g)))
             .chain(
                 datasets
                     .into_iter()
-                    .map(|d| (d.name().to_owned(), Member::Dataset(d))),
+                    .map(|d| (d.name().to_owned(), Member::Dataset(Box::new(d)))),
             )
             .collect();
         members.sort_by(|a, b| natural_key(&a.0).cmp(&natural_key(&b.0)));
         for (name, member) in members {
             let child = join(path, &name);
             match member {
-                Member::Group(g) => self.walk(&g, &child, depth + 1, names)?,
+                Member::Group(g) => self.walk(&g, &child, depth + 1, names.as_deref_mut())?,
                 Member::Dataset(d) => self.add_dataset(&d, child)?,
             }
         }
@@ -319,10 +331,10 @@ impl H5 {
         else {
             return Ok(());
         };
-        if let Some(mut v) = self.strings(group, msg)? {
-            if v.len() == 1 {
-                names.insert(path.to_owned(), v.remove(0).into());
-            }
+        if let Some(mut v) = self.strings(group, msg)?
+            && v.len() == 1
+        {
+            names.insert(path.to_owned(), v.remove(0).into());
         }
         Ok(())
     }
@@ -375,7 +387,8 @@ impl H5 {
             Ok(d) => d,
             Err(why) => return Ok(Err(why)),
         };
-        let at = |e: H5Error| h5err(e.with_context(path));
+        let cap = self.limits.max_inflated_bytes;
+        let at = |e: H5Error| h5err(e.with_context(path), cap);
         let len = byte_len(dtype, &shape).map_err(|source| FormatError::Shape {
             tensor: path.to_owned(),
             source,
@@ -544,7 +557,7 @@ impl H5 {
 
     /// True when the dataset carries the attribute `dtype = "bfloat16"`.
     fn tagged_bfloat16(&mut self, ds: &Dataset) -> Result<bool, FormatError> {
-        let attrs = ds.raw_attributes().map_err(h5err)?;
+        let attrs = ds.raw_attributes().map_err(|e| self.err(e))?;
         let Some(msg) = attrs
             .iter()
             .find(|a| a.name() == "dtype")
@@ -563,7 +576,7 @@ impl H5 {
             return Ok(false);
         }
         // Variable-length references are file-global: any group of the file resolves them.
-        let root = self.file.root_group().map_err(h5err)?;
+        let root = self.file.root_group().map_err(|e| self.err(e))?;
         Ok(self.strings(&root, msg)?.is_some_and(|v| v == ["bfloat16"]))
     }
 }

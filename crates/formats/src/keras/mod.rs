@@ -18,7 +18,7 @@ use zip::read::ZipArchive;
 
 use crate::checkpoint::{Base, Format, Parsed};
 use crate::error::FormatError;
-use h5::{FORMAT, H5, Placement, h5err, join};
+use h5::{FORMAT, H5, Placement, join};
 
 /// Root groups that mark Keras 3's native weights layout (`_layer_checkpoint_dependencies` is
 /// how Keras 2.13 spelled `layers`).
@@ -202,16 +202,16 @@ fn read_h5(
     limits: &Limits,
 ) -> Result<Parsed, FormatError> {
     let mut h5 = H5::open(storage, placement, limits)?;
-    let root = h5.file.root_group().map_err(h5err)?;
+    let root = h5.file.root_group().map_err(|e| h5.err(e))?;
     let root_attrs = h5.raw_attributes(&root)?;
-    let (groups, _) = root.member_names().map_err(h5err)?;
+    let (groups, _) = root.member_names().map_err(|e| h5.err(e))?;
     let has_group = |n: &str| groups.iter().any(|g| g == n);
 
     // Legacy layout: `layer_names` on the root (save_weights) or on /model_weights (model.save).
     let legacy = if has_list(&root_attrs, "layer_names") {
         Some((String::new(), root.clone(), root_attrs.clone()))
     } else if has_group("model_weights") {
-        let g = h5.file.group("model_weights").map_err(h5err)?;
+        let g = h5.file.group("model_weights").map_err(|e| h5.err(e))?;
         let attrs = h5.raw_attributes(&g)?;
         (has_list(&attrs, "layer_names") || root_attrs.iter().any(|a| a.name() == "model_config"))
             .then(|| ("model_weights".to_owned(), g, attrs))
@@ -253,7 +253,7 @@ fn read_h5(
             }
         }
         if has_group("optimizer_weights") {
-            let g = h5.file.group("optimizer_weights").map_err(h5err)?;
+            let g = h5.file.group("optimizer_weights").map_err(|e| h5.err(e))?;
             let attrs = h5.raw_attributes(&g)?;
             for w in h5
                 .name_list(&g, &attrs, "weight_names")?
@@ -265,7 +265,8 @@ fn read_h5(
     }
     // Everything else (Keras 3 files entirely, and any dataset no list names).
     let mut names = Map::new();
-    h5.walk(&root, "", 0, &mut names)?;
+    let collect = (format == Format::KerasWeightsH5).then_some(&mut names);
+    h5.walk(&root, "", 0, collect)?;
     if !names.is_empty() {
         metadata.insert("object_names".into(), Value::Object(names));
     }
@@ -322,4 +323,192 @@ fn attrs_to_metadata(
         metadata.insert(name.to_owned(), value);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::Checkpoint;
+
+    const LEGACY: &[u8] = include_bytes!("../../../../tests/fixtures/keras/legacy_tfkeras2.h5");
+    const KERAS3: &[u8] = include_bytes!("../../../../tests/fixtures/keras/keras3.weights.h5");
+    const STORED: &[u8] = include_bytes!("../../../../tests/fixtures/keras/stored.keras");
+    const DEFLATED: &[u8] = include_bytes!("../../../../tests/fixtures/keras/deflated.keras");
+
+    /// Parse as the fuzz targets do: the reader, then the generic extent checks, then every
+    /// tensor's bytes. Must never panic.
+    fn exercise(bytes: &[u8], parse: fn(&[u8], &Limits) -> Result<Parsed, FormatError>) -> bool {
+        match Checkpoint::from_bytes_with("t", bytes.to_vec(), &Limits::strict(), parse) {
+            Ok(ck) => {
+                for t in &ck.tensors {
+                    let _ = ck.tensor_bytes(t);
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// A small deterministic generator for mutations.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn fixtures_parse() {
+        assert!(exercise(LEGACY, parse_h5));
+        assert!(exercise(KERAS3, parse_h5));
+        assert!(exercise(STORED, parse_keras_zip));
+        assert!(exercise(DEFLATED, parse_keras_zip));
+    }
+
+    #[test]
+    fn truncated_hdf5_is_an_error() {
+        for len in [0, 7, 8, 40, 96, 512, 2048, LEGACY.len() / 2] {
+            assert!(
+                parse_h5(&LEGACY[..len], &Limits::strict()).is_err(),
+                "{len}"
+            );
+        }
+        // Past the metadata, a cut can only remove tensor bytes: the extent checks catch it.
+        for cut in 1..64 {
+            exercise(&LEGACY[..LEGACY.len() - cut], parse_h5);
+        }
+        for len in [0, 100, KERAS3.len() / 2] {
+            assert!(
+                parse_h5(&KERAS3[..len], &Limits::strict()).is_err(),
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_after_the_signature_is_an_error() {
+        let mut bytes = b"\x89HDF\r\n\x1a\n".to_vec();
+        bytes.extend((0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
+        assert!(parse_h5(&bytes, &Limits::strict()).is_err());
+        let mut ones = b"\x89HDF\r\n\x1a\n".to_vec();
+        ones.resize(4096, 0xff);
+        assert!(parse_h5(&ones, &Limits::strict()).is_err());
+    }
+
+    #[test]
+    fn a_plain_hdf5_file_is_not_taken_for_keras() {
+        // The superblock and root of a Keras 3 file, with its root groups renamed.
+        let renamed = replace_all(KERAS3, b"layers", b"xayers");
+        let renamed = replace_all(&renamed, b"optimizer", b"xptimizer");
+        let renamed = replace_all(&renamed, b"vars", b"xars");
+        match parse_h5(&renamed, &Limits::strict()) {
+            Err(FormatError::Unsupported { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn replace_all(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        let mut i = 0;
+        while i + from.len() <= out.len() {
+            if &out[i..i + from.len()] == from {
+                out[i..i + from.len()].copy_from_slice(to);
+                i += from.len();
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn limits_bound_decoding() {
+        let tight = Limits {
+            max_inflated_bytes: 100,
+            ..Limits::strict()
+        };
+        // 256 + 48 + 48 + 12 bytes of chunked data.
+        assert!(matches!(
+            parse_h5(LEGACY, &tight),
+            Err(FormatError::Limit { .. })
+        ));
+        let few = Limits {
+            max_tensors: 3,
+            ..Limits::strict()
+        };
+        assert!(matches!(
+            parse_h5(LEGACY, &few),
+            Err(FormatError::Limit { .. })
+        ));
+        let shallow = Limits {
+            max_depth: 1,
+            ..Limits::strict()
+        };
+        assert!(matches!(
+            parse_h5(KERAS3, &shallow),
+            Err(FormatError::Limit { .. })
+        ));
+        let short = Limits {
+            max_header_bytes: 40,
+            ..Limits::strict()
+        };
+        assert!(parse_h5(LEGACY, &short).is_err());
+    }
+
+    #[test]
+    fn broken_archives_are_errors() {
+        assert!(parse_keras_zip(&STORED[..STORED.len() / 2], &Limits::strict()).is_err());
+        assert!(parse_keras_zip(b"PK\x03\x04garbage", &Limits::strict()).is_err());
+        // config.json that is not JSON.
+        let bad = replace_all(
+            STORED,
+            b"{\"class_name\": \"Sequential\"",
+            b"{\"class_name\": \"Sequential\x00",
+        );
+        assert!(parse_keras_zip(&bad, &Limits::strict()).is_err());
+        let tiny = Limits {
+            max_inflated_bytes: 1000,
+            ..Limits::strict()
+        };
+        assert!(matches!(
+            parse_keras_zip(DEFLATED, &tiny),
+            Err(FormatError::Limit { .. })
+        ));
+    }
+
+    #[test]
+    fn mutated_files_give_errors_not_panics() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for (seed, parse) in [
+            (
+                LEGACY,
+                parse_h5 as fn(&[u8], &Limits) -> Result<Parsed, FormatError>,
+            ),
+            (KERAS3, parse_h5),
+            (STORED, parse_keras_zip),
+        ] {
+            let rounds = std::env::var("WH_MUTATIONS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(300);
+            for _ in 0..rounds {
+                let mut m = seed.to_vec();
+                for _ in 0..1 + rng.below(4) {
+                    let at = rng.below(m.len());
+                    m[at] = match rng.below(3) {
+                        0 => rng.next() as u8,
+                        1 => 0xff,
+                        _ => m[at] ^ (1 << rng.below(8)),
+                    };
+                }
+                exercise(&m, parse);
+            }
+        }
+    }
 }

@@ -5,7 +5,11 @@
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
 use hdf5_reader::error::Error as H5Error;
-use hdf5_reader::storage::{DynStorage, RangeRequestStorage};
+use hdf5_reader::storage::{BlockCacheStorage, DynStorage, RangeRequestStorage};
+
+/// Block size and count of the cache in front of the serving thread (at most 16 MiB held).
+const BLOCK_BYTES: usize = 16 << 10;
+const CACHED_BLOCKS: usize = 1024;
 
 /// One range read, answered on `reply`.
 struct Request {
@@ -68,7 +72,13 @@ pub(super) fn with_borrowed<R>(bytes: &[u8], f: impl FnOnce(DynStorage) -> R) ->
             drop(sender);
             answer.recv().map_err(|_| closed())?
         });
-        f(Arc::new(storage))
+        // HDF5 metadata is read in many small pieces that cluster: fetching whole blocks saves
+        // most of the round trips to the serving thread.
+        f(Arc::new(BlockCacheStorage::new(
+            Arc::new(storage),
+            BLOCK_BYTES,
+            CACHED_BLOCKS,
+        )))
     })
 }
 
