@@ -26,10 +26,10 @@ pub(super) const FORMAT: &str = "keras";
 /// Turn an HDF5 reader error into ours, keeping its message. `limit` is the bound of ours that
 /// the reader's resource limit came from, should it be one.
 pub(super) fn h5err(e: H5Error, limit: u64) -> FormatError {
-    let inner = match &e {
-        H5Error::Context { source, .. } => source.as_ref(),
-        other => other,
-    };
+    let mut inner = &e;
+    while let H5Error::Context { source, .. } = inner {
+        inner = source;
+    }
     match inner {
         H5Error::ResourceLimit(_) => FormatError::limit(format!("HDF5 {e}"), limit),
         H5Error::UnsupportedFilter(_)
@@ -74,7 +74,7 @@ impl std::fmt::Debug for H5 {
     }
 }
 
-/// The file's datasets in a group, or its sub-groups, in one listing.
+/// One member of a group: a sub-group or a dataset.
 enum Member {
     Group(Group),
     Dataset(Box<Dataset>),
@@ -492,7 +492,11 @@ impl H5 {
         let be = |o: &ByteOrder| *o == ByteOrder::BigEndian;
         // Keras 3 stores bfloat16 variables as 2-byte elements tagged `dtype="bfloat16"`.
         if element_size(dt) == Some(2) && self.tagged_bfloat16(ds)? {
-            let big = matches!(dt, Datatype::FloatingPoint { byte_order, .. } | Datatype::FixedPoint { byte_order, .. } if be(byte_order));
+            let big = match dt {
+                Datatype::FloatingPoint { byte_order, .. }
+                | Datatype::FixedPoint { byte_order, .. } => be(byte_order),
+                _ => false,
+            };
             return Ok(Ok((DType::BF16, big)));
         }
         Ok(match dt {

@@ -484,7 +484,11 @@ mod tests {
 
     #[test]
     fn mutated_files_give_errors_not_panics() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let seed = std::env::var("WH_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng(seed);
         for (seed, parse) in [
             (
                 LEGACY,
@@ -492,6 +496,7 @@ mod tests {
             ),
             (KERAS3, parse_h5),
             (STORED, parse_keras_zip),
+            (DEFLATED, parse_keras_zip),
         ] {
             let rounds = std::env::var("WH_MUTATIONS")
                 .ok()

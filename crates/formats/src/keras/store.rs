@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
 use hdf5_reader::error::Error as H5Error;
-use hdf5_reader::storage::{BlockCacheStorage, DynStorage, RangeRequestStorage};
+use hdf5_reader::storage::{BlockCacheStorage, BytesStorage, DynStorage, RangeRequestStorage};
 
 /// Block size and count of the cache in front of the serving thread (at most 16 MiB held).
 const BLOCK_BYTES: usize = 16 << 10;
@@ -47,16 +47,22 @@ fn serve(bytes: &[u8], offset: u64, len: usize) -> Result<Vec<u8>, H5Error> {
     bytes.get(start..end).map(<[u8]>::to_vec).ok_or_else(eof)
 }
 
-/// Run `f` with HDF5 storage whose reads are served from `bytes`, without copying the slice.
+/// Run `f` with HDF5 storage whose reads are served from `bytes`, without copying the slice
+/// (unless no thread can be started: then from a copy).
 pub(super) fn with_borrowed<R>(bytes: &[u8], f: impl FnOnce(DynStorage) -> R) -> R {
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel::<Request>();
-        scope.spawn(move || {
-            for req in rx {
-                // The requester may have given up; nothing to do then.
-                let _ = req.reply.send(serve(bytes, req.offset, req.len));
-            }
-        });
+        let server = std::thread::Builder::new()
+            .name("hdf5-ranges".into())
+            .spawn_scoped(scope, move || {
+                for req in rx {
+                    // The requester may have given up; nothing to do then.
+                    let _ = req.reply.send(serve(bytes, req.offset, req.len));
+                }
+            });
+        if server.is_err() {
+            return f(Arc::new(BytesStorage::new(bytes.to_vec())));
+        }
         let shared: SharedSender = Arc::new(Mutex::new(Some(tx)));
         let _close = CloseOnDrop(Arc::clone(&shared));
         let storage = RangeRequestStorage::new(bytes.len() as u64, move |offset, len| {
