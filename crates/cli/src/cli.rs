@@ -74,4 +74,9 @@ pub struct ConvertArgs {
     /// Replace existing output files.
     #[arg(long)]
     pub force: bool,
+
+    /// Sync every output file to disk before moving it into place, so the result survives a
+    /// power loss (slower: the whole output is written through to the disk before returning).
+    #[arg(long)]
+    pub sync: bool,
 }

@@ -277,11 +277,14 @@ pub struct StagedFile {
     tmp: PathBuf,
     dst: PathBuf,
     out: BufWriter<File>,
+    durable: bool,
 }
 
 impl StagedFile {
-    /// Create a hidden temporary file beside `dst`.
-    pub fn create(dst: &Path) -> io::Result<Self> {
+    /// Create a hidden temporary file beside `dst`. With `durable`, the file is synced to disk
+    /// before it is renamed into place (and the folder after), so it survives a power loss;
+    /// without, the rename alone guarantees that readers see a complete file or none.
+    pub fn create(dst: &Path, durable: bool) -> io::Result<Self> {
         let dir = dst
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -296,6 +299,7 @@ impl StagedFile {
             tmp,
             dst: dst.to_owned(),
             out: BufWriter::with_capacity(1 << 20, file),
+            durable,
         })
     }
 
@@ -310,11 +314,17 @@ impl StagedFile {
         Ok(self.out.get_mut())
     }
 
-    /// Flush, sync and move the file to its final path.
+    /// Flush (and sync when durable) and move the file to its final path.
     pub fn commit(mut self) -> io::Result<PathBuf> {
         self.out.flush()?;
-        self.out.get_ref().sync_all()?;
+        if self.durable {
+            self.out.get_ref().sync_all()?;
+        }
         fs::rename(&self.tmp, &self.dst)?;
+        if !self.durable {
+            self.tmp = PathBuf::new();
+            return Ok(std::mem::take(&mut self.dst));
+        }
         if let Some(dir) = self.dst.parent().filter(|p| !p.as_os_str().is_empty()) {
             // Make the rename durable; not every platform can open a directory, so a failure here
             // is not an error.
@@ -327,11 +337,13 @@ impl StagedFile {
         Ok(dst)
     }
 
-    /// Flush, sync, and return the temporary path without moving it (for sets of files that are
+    /// Flush (and sync when durable), and return the temporary path without moving it (for sets of files that are
     /// moved together at the end).
     pub fn finish(mut self) -> io::Result<(PathBuf, PathBuf)> {
         self.out.flush()?;
-        self.out.get_ref().sync_all()?;
+        if self.durable {
+            self.out.get_ref().sync_all()?;
+        }
         let pair = (std::mem::take(&mut self.tmp), std::mem::take(&mut self.dst));
         Ok(pair)
     }

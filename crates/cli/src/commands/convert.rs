@@ -99,7 +99,7 @@ pub fn run(args: ConvertArgs, printer: &Printer) -> Result<ExitCode> {
     let mut weight_map = Vec::new();
     for (shard, name) in shards.iter().zip(&names) {
         let tensors: Vec<OutTensor> = shard.iter().map(|&k| order[k].clone()).collect();
-        let mut file = StagedFile::create(&dir.join(name))
+        let mut file = StagedFile::create(&dir.join(name), args.sync)
             .with_context(|| format!("creating {}", dir.join(name).display()))?;
         file.writer()
             .write_all(&header_bytes(&tensors, &metadata).map_err(|e| UserError(e.to_string()))?)?;
@@ -113,12 +113,17 @@ pub fn run(args: ConvertArgs, printer: &Printer) -> Result<ExitCode> {
         staged.push(file.finish()?);
     }
     bar.finish_and_clear();
-    // Every shard is complete on disk: move them into place, the index last.
+    // Every shard is complete: move them into place, the index last.
     for (tmp, dst) in &staged {
         fs::rename(tmp, dst).with_context(|| format!("moving {} into place", dst.display()))?;
     }
+    if args.sync {
+        fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("syncing {}", dir.display()))?;
+    }
     if n > 1 {
-        let mut index = StagedFile::create(&dir.join(&index_name))?;
+        let mut index = StagedFile::create(&dir.join(&index_name), args.sync)?;
         index.writer().write_all(&index_json(total, &weight_map))?;
         index.commit()?;
     }
