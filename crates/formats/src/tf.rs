@@ -1,6 +1,6 @@
 //! TensorFlow TensorBundle checkpoints (`<prefix>.index` + `<prefix>.data-NNNNN-of-MMMMM`), as
 //! written by `tf.train.Checkpoint` and the TF1 `Saver`. The index is a LevelDB table of
-//! protobuf entries ([`sstable`]); tensor bytes stay in the data shards and are addressed in place.
+//! protobuf entries (see the `sstable` submodule); tensor bytes stay in the data shards and are addressed in place.
 
 mod sstable;
 

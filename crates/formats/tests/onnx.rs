@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use weighhouse_formats::{Base, Checkpoint, Format, Kind, Limits, sniff};
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/onnx")
 }
 
 fn scan_fixture(rel: &str) -> PathBuf {

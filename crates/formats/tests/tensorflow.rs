@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use weighhouse_formats::{Base, Checkpoint, Format, Limits};
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tf")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tf")
 }
 
 fn truth() -> Value {

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use weighhouse_formats::{Base, Checkpoint, Format, FormatError, Layout};
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/torch")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/torch")
 }
 
 fn truth() -> serde_json::Map<String, Value> {
