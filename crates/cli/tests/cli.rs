@@ -350,3 +350,130 @@ fn convert_refuses_to_overwrite_and_leaves_nothing_on_failure() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!out_dir.exists() || std::fs::read_dir(&out_dir).expect("dir").count() == 0);
 }
+
+fn repo_fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+/// Quantised GGUF tensors, read by our GGUF reader and dequantised, match gguf-py's
+/// `gguf.quants.dequantize` (the digests its generator recorded).
+#[test]
+fn gguf_dequantisation_matches_gguf_py() {
+    let dir = repo_fixtures().join("gguf");
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("truth.json")).expect("truth"))
+            .expect("json");
+    let ck = weighhouse_formats::Checkpoint::open(dir.join("types.gguf")).expect("types.gguf");
+    let mut checked = 0;
+    for (name, t) in truth["types.gguf"]["tensors"].as_object().expect("tensors") {
+        let Some(want) = t.get("dequant_sha256").and_then(Value::as_str) else {
+            continue;
+        };
+        let view = ck.get(name).expect("tensor");
+        if !weighhouse_ops::dequant::is_supported(view.dtype) {
+            continue;
+        }
+        let mut values = Vec::new();
+        weighhouse_ops::dequant::dequantize(
+            view.dtype,
+            &ck.tensor_bytes(view).expect("bytes"),
+            &mut values,
+        )
+        .expect("dequantize");
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(
+            hex(&Sha256::digest(&bytes)),
+            want,
+            "{name} ({})",
+            view.dtype
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} quantised tensors checked");
+}
+
+#[test]
+fn convert_dequantises_gguf_with_dtype_and_names_what_it_cannot() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let src = fixtures().join("tiny.gguf");
+    let dst = dir.path().join("out.safetensors");
+    ok(&[
+        "-q",
+        "convert",
+        "--dtype",
+        "f32",
+        src.to_str().expect("src"),
+        dst.to_str().expect("dst"),
+    ]);
+    let bytes = std::fs::read(&dst).expect("dst");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("output");
+    let ck = weighhouse_formats::Checkpoint::open(&src).expect("src");
+    for t in &ck.tensors {
+        let got = st.tensor(&t.name).expect("tensor");
+        assert_eq!(got.dtype(), safetensors::Dtype::F32, "{}", t.name);
+        assert_eq!(
+            got.shape().iter().map(|&d| d as u64).collect::<Vec<_>>(),
+            t.shape,
+            "{}",
+            t.name
+        );
+    }
+    // Types without a dequantiser are refused by name, and nothing is written.
+    let out = dir.path().join("refused");
+    let res = wh(&[
+        "-q",
+        "convert",
+        "--dtype",
+        "f16",
+        repo_fixtures()
+            .join("gguf/types.gguf")
+            .to_str()
+            .expect("src"),
+        out.to_str().expect("dst"),
+    ]);
+    assert_eq!(res.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&res.stderr).contains("IQ"),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(!out.exists() || std::fs::read_dir(&out).expect("dir").count() == 0);
+}
+
+#[test]
+fn convert_preserves_tensorflow_and_keras_weights() {
+    let truth: serde_json::Map<String, Value> = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("truth_tf.json")).expect("truth"),
+    )
+    .expect("json");
+    let dir = tempfile::tempdir().expect("tmp");
+    let tf = dir.path().join("tf");
+    ok(&[
+        "-q",
+        "convert",
+        fixtures().join("tfckpt/ckpt").to_str().expect("src"),
+        tf.to_str().expect("dst"),
+    ]);
+    assert_eq!(read_with_reference(&tf), expected(&truth["tfckpt/ckpt"]));
+    let want = expected(&truth["keras_weights"]);
+    for (k, src) in ["model.keras", "model.weights.h5", "legacy_model.h5"]
+        .iter()
+        .enumerate()
+    {
+        let out = dir.path().join(format!("keras{k}"));
+        ok(&[
+            "-q",
+            "convert",
+            fixtures().join(src).to_str().expect("src"),
+            out.to_str().expect("dst"),
+        ]);
+        let mut pool: Vec<_> = read_with_reference(&out).into_values().collect();
+        for (name, w) in &want {
+            let at = pool
+                .iter()
+                .position(|g| g == w)
+                .unwrap_or_else(|| panic!("{src}: {name} missing"));
+            pool.remove(at);
+        }
+    }
+}
