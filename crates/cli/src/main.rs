@@ -62,5 +62,6 @@ fn is_input_error(err: &anyhow::Error) -> bool {
                 .is_some_and(|e| e.is_input_error())
             || c.downcast_ref::<weighhouse_formats::FormatError>()
                 .is_some_and(|e| !matches!(e, weighhouse_formats::FormatError::Io(_)))
+            || c.downcast_ref::<clap::Error>().is_some()
     })
 }

@@ -165,7 +165,11 @@ fn bad_input_exits_2_naming_the_file() {
         assert!(err.contains(name), "{name}: {err}");
     }
     let out = wh(&["inspect", "/no/such/file"]);
-    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(2));
+    let dst = dir.path().join("out");
+    let out = wh(&["convert", "/no/such/file", dst.to_str().expect("dst")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/file"));
 }
 
 #[test]

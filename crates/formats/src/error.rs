@@ -121,7 +121,20 @@ impl Error {
 
     /// True when the error lies in the input (bad or unsupported file), not in the machine (I/O).
     pub fn is_input_error(&self) -> bool {
-        !matches!(self.source, FormatError::Io(_))
+        match &self.source {
+            // A path that does not exist or cannot be read, or a file cut short while being
+            // read, is the user's input; a failing disk is not.
+            FormatError::Io(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::PermissionDenied
+                    | std::io::ErrorKind::IsADirectory
+                    | std::io::ErrorKind::InvalidInput
+                    | std::io::ErrorKind::InvalidData
+                    | std::io::ErrorKind::UnexpectedEof
+            ),
+            _ => true,
+        }
     }
 }
 

@@ -127,6 +127,20 @@ pub fn run(args: ConvertArgs, printer: &Printer) -> Result<ExitCode> {
         index.writer().write_all(&index_json(total, &weight_map))?;
         index.commit()?;
     }
+    if !ck.other.is_empty() {
+        let names: Vec<&str> = ck.other.iter().take(5).map(|o| o.name.as_str()).collect();
+        printer.note(&format!(
+            "note: {} non-tensor value{} ({}{}) cannot be stored in safetensors and were left out",
+            ck.other.len(),
+            if ck.other.len() == 1 { "" } else { "s" },
+            names.join(", "),
+            if ck.other.len() > names.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        ));
+    }
     printer.note(&format!(
         "wrote {} tensors, {} in {} file{} to {}",
         order.len(),
