@@ -1,6 +1,10 @@
 //! GGUF files written by gguf-py (tests/fixtures/gen/gguf_fixtures.py) read back with the dtype,
 //! shape, SHA-256 and metadata the generator recorded, every tensor zero-copy in the file.
 
+mod common;
+
+use common::hex;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -9,11 +13,7 @@ use sha2::{Digest, Sha256};
 use weighhouse_formats::{Base, Checkpoint, Format, Limits, gguf};
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/gguf")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    common::repo_fixtures("gguf")
 }
 
 #[test]

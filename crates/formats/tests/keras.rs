@@ -2,15 +2,16 @@
 //! read back with the dtype, shape and SHA-256 the script recorded, in Keras's order, and dense
 //! little-endian datasets must stay in the file (zero-copy).
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::PathBuf;
 
+use common::{digests, expected};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use weighhouse_formats::{Base, Checkpoint, Format};
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/keras")
+    common::repo_fixtures("keras")
 }
 
 fn open(name: &str) -> Checkpoint {
@@ -22,43 +23,9 @@ fn check_truth(name: &str) -> Checkpoint {
     let truth: Value =
         serde_json::from_str(&std::fs::read_to_string(dir().join("truth.json")).expect("truth"))
             .expect("truth JSON");
-    let want: BTreeMap<String, (String, Vec<u64>, String)> = truth[name]
-        .as_object()
-        .expect("fixture in truth.json")
-        .iter()
-        .map(|(k, v)| {
-            let shape = v["shape"]
-                .as_array()
-                .expect("shape")
-                .iter()
-                .map(|d| d.as_u64().expect("dim"))
-                .collect();
-            (
-                k.clone(),
-                (
-                    v["dtype"].as_str().expect("dtype").to_owned(),
-                    shape,
-                    v["sha256"].as_str().expect("sha").to_owned(),
-                ),
-            )
-        })
-        .collect();
+    let want = expected(&truth[name]);
     let ck = open(name);
-    let got: BTreeMap<String, (String, Vec<u64>, String)> = ck
-        .tensors
-        .iter()
-        .map(|t| {
-            let bytes = ck.tensor_bytes(t).expect("tensor bytes");
-            let sha: String = Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            (
-                t.name.clone(),
-                (t.dtype.name().to_owned(), t.shape.clone(), sha),
-            )
-        })
-        .collect();
+    let got = digests(&ck);
     assert_eq!(got, want, "{name}");
     ck
 }

@@ -2,6 +2,10 @@
 //! shape and SHA-256 recorded; object arrays and other unreadable dtypes are refused; the shared
 //! scanner corpus's NumPy files load or are refused as they should be.
 
+mod common;
+
+use common::hex;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -10,16 +14,12 @@ use sha2::{Digest, Sha256};
 use weighhouse_formats::{Base, Checkpoint, FormatError, Layout, Limits, npy};
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/npy")
+    common::repo_fixtures("npy")
 }
 
 fn truth() -> BTreeMap<String, Value> {
     serde_json::from_str(&std::fs::read_to_string(dir().join("truth.json")).expect("truth"))
         .expect("truth JSON")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn read(path: &Path) -> (Checkpoint, serde_json::Map<String, Value>) {

@@ -2,6 +2,10 @@
 //! must read back with the dtypes, shapes and SHA-256 digests it recorded; the scan fixtures show
 //! that a plain model loads and that external data outside the model's folder is refused.
 
+mod common;
+
+use common::hex;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -10,7 +14,7 @@ use sha2::{Digest, Sha256};
 use weighhouse_formats::{Base, Checkpoint, Format, Kind, Limits, sniff};
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/onnx")
+    common::repo_fixtures("onnx")
 }
 
 fn scan_fixture(rel: &str) -> PathBuf {
@@ -22,10 +26,6 @@ fn scan_fixture(rel: &str) -> PathBuf {
 fn truth() -> Value {
     let text = std::fs::read_to_string(dir().join("truth.json")).expect("truth.json");
     serde_json::from_str(&text).expect("truth JSON")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn summary(ck: &Checkpoint) -> BTreeMap<String, Value> {

@@ -2,6 +2,10 @@
 //! the dtypes, shapes and SHA-256 digests the generator recorded, and its string variable must be
 //! reported as a non-tensor value.
 
+mod common;
+
+use common::hex;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -10,16 +14,12 @@ use sha2::{Digest, Sha256};
 use weighhouse_formats::{Base, Checkpoint, Format, Limits};
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tf")
+    common::repo_fixtures("tf")
 }
 
 fn truth() -> Value {
     let text = std::fs::read_to_string(dir().join("truth.json")).expect("truth.json");
     serde_json::from_str(&text).expect("truth JSON")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]

@@ -2,6 +2,10 @@
 //! torch modules): views, shared storages, protocol 4/5 pickles, big-endian and deflated
 //! records, untyped storages, legacy storage views, nested training checkpoints.
 
+mod common;
+
+use common::hex;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -10,16 +14,12 @@ use sha2::{Digest, Sha256};
 use weighhouse_formats::{Base, Checkpoint, Format, FormatError, Layout};
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/torch")
+    common::repo_fixtures("torch")
 }
 
 fn truth() -> serde_json::Map<String, Value> {
     let text = std::fs::read_to_string(dir().join("truth.json")).expect("truth");
     serde_json::from_str(&text).expect("truth JSON")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn open(file: &str) -> Checkpoint {

@@ -1,11 +1,12 @@
 //! Every fixture written by the reference libraries (torch, transformers, safetensors, gguf, numpy,
 //! tensorflow, keras) must read back with exactly the dtype, shape and SHA-256 they recorded.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::PathBuf;
 
+use common::{Digests, digests, expected};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use weighhouse_formats::Checkpoint;
 
 fn fixtures() -> PathBuf {
@@ -21,53 +22,10 @@ fn truth(file: &str) -> serde_json::Map<String, Value> {
     serde_json::from_str(&text).expect("truth JSON")
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// name -> (dtype, shape, sha256) for every tensor of the checkpoint at `rel`.
-fn read(rel: &str) -> BTreeMap<String, (String, Vec<u64>, String)> {
+/// The digests of every tensor of the checkpoint at `rel`.
+fn read(rel: &str) -> Digests {
     let ck = Checkpoint::open(fixtures().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
-    ck.tensors
-        .iter()
-        .map(|t| {
-            let bytes = ck
-                .tensor_bytes(t)
-                .unwrap_or_else(|e| panic!("{rel} {}: {e}", t.name));
-            (
-                t.name.clone(),
-                (
-                    t.dtype.name().to_owned(),
-                    t.shape.clone(),
-                    hex(&Sha256::digest(&bytes)),
-                ),
-            )
-        })
-        .collect()
-}
-
-fn expected(entry: &Value) -> BTreeMap<String, (String, Vec<u64>, String)> {
-    entry
-        .as_object()
-        .expect("object")
-        .iter()
-        .map(|(name, v)| {
-            let shape = v["shape"]
-                .as_array()
-                .expect("shape")
-                .iter()
-                .map(|d| d.as_u64().expect("dim"))
-                .collect();
-            (
-                name.clone(),
-                (
-                    v["dtype"].as_str().expect("dtype").to_owned(),
-                    shape,
-                    v["sha256"].as_str().expect("sha").to_owned(),
-                ),
-            )
-        })
-        .collect()
+    digests(&ck)
 }
 
 fn check(key: &str) {
