@@ -438,6 +438,56 @@ mod tests {
         assert!(parse(&long, &l).is_err());
     }
 
+    proptest::proptest! {
+        /// read(write(x)) == x for any set of tensors, through our reader and the reference one.
+        #[test]
+        fn written_files_read_back(
+            specs in proptest::collection::btree_map(
+                "[a-z][a-z0-9._]{0,12}",
+                (0usize..6, proptest::collection::vec(0u64..5, 0..4)),
+                0..8,
+            ),
+            fill in proptest::num::u8::ANY,
+        ) {
+            const DTYPES: [DType; 6] = [DType::F32, DType::BF16, DType::U8, DType::I64, DType::F8E4M3, DType::Bool];
+            let mut tensors: Vec<OutTensor> = specs
+                .iter()
+                .map(|(name, (d, shape))| OutTensor { name: name.clone(), dtype: DTYPES[*d], shape: shape.clone() })
+                .collect();
+            sort_for_alignment(&mut tensors);
+            let mut meta = serde_json::Map::new();
+            meta.insert("format".into(), "pt".into());
+            let mut file = header_bytes(&tensors, &meta).expect("header");
+            let mut want = Vec::new();
+            for (k, t) in tensors.iter().enumerate() {
+                let n = t.len().expect("len") as usize;
+                let bytes: Vec<u8> = (0..n).map(|i| fill.wrapping_add((i * 31 + k) as u8)).collect();
+                file.extend_from_slice(&bytes);
+                want.push((t.name.clone(), t.dtype, t.shape.clone(), bytes));
+            }
+            let parsed = parse(&file, &Limits::strict()).expect("our reader");
+            proptest::prop_assert_eq!(&parsed.metadata["format"], "pt");
+            let mut got: Vec<_> = parsed
+                .tensors
+                .iter()
+                .map(|t| {
+                    let start = t.source.offset as usize;
+                    let bytes = file[start..start + t.byte_len() as usize].to_vec();
+                    (t.name.clone(), t.dtype, t.shape.clone(), bytes)
+                })
+                .collect();
+            got.sort_by(|a, b| a.0.cmp(&b.0));
+            want.sort_by(|a, b| a.0.cmp(&b.0));
+            proptest::prop_assert_eq!(&got, &want);
+            let theirs = ::safetensors::SafeTensors::deserialize(&file).expect("reference reader");
+            for (name, _, shape, bytes) in &want {
+                let v = theirs.tensor(name).expect("tensor");
+                proptest::prop_assert_eq!(v.shape().iter().map(|&d| d as u64).collect::<Vec<_>>(), shape.clone());
+                proptest::prop_assert_eq!(v.data(), bytes.as_slice());
+            }
+        }
+    }
+
     #[test]
     fn large_data_starts_on_a_page_and_still_reads() {
         let l = Limits::strict();
