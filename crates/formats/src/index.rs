@@ -132,20 +132,24 @@ pub(crate) fn open_dir(files: &mut Files, dir: &Path, limits: &Limits) -> Result
         })
         .collect();
     names.sort();
-    let mut by_kind: Vec<(Kind, usize)> = Vec::new();
+    // Sniff every file through a scratch set, so that only the files actually read end up in the
+    // checkpoint's file list.
+    let mut by_kind: Vec<(Kind, &Path)> = Vec::new();
+    let mut scratch = Files::default();
     for p in &names {
-        let id = files.open(p)?;
-        let kind = sniff::sniff(files.bytes(id), limits);
-        by_kind.push((kind, id));
+        let id = scratch.open(p)?;
+        by_kind.push((sniff::sniff(scratch.bytes(id), limits), p));
     }
+    drop(scratch);
     // A sharded index describes the whole set; prefer safetensors' when there are several.
-    let mut indexes: Vec<usize> = by_kind
+    let mut indexes: Vec<&Path> = by_kind
         .iter()
         .filter(|k| k.0 == Kind::ShardIndex)
         .map(|k| k.1)
         .collect();
-    indexes.sort_by_key(|&id| !files.path(id).to_string_lossy().contains("safetensors"));
-    if let Some(&id) = indexes.first() {
+    indexes.sort_by_key(|p| !p.to_string_lossy().contains("safetensors"));
+    if let Some(p) = indexes.first() {
+        let id = files.open(p)?;
         return open_index(files, id, limits);
     }
     let Some(kind) = PREFERENCE
@@ -157,11 +161,65 @@ pub(crate) fn open_dir(files: &mut Files, dir: &Path, limits: &Limits) -> Result
             FormatError::malformed("folder", "no weight file in a recognised format"),
         ));
     };
-    let mut out: Option<Parsed> = None;
-    for &(k, id) in &by_kind {
-        if k == *kind {
-            out = Some(merge(out, sniff::open_file(files, id, limits)?));
+    let mut chosen: Vec<&Path> = by_kind
+        .iter()
+        .filter(|b| b.0 == *kind)
+        .map(|b| b.1)
+        .collect();
+    if *kind == Kind::TfIndex && chosen.len() > 1 {
+        // TF1's Saver keeps several checkpoints in one folder; its `checkpoint` file names the
+        // latest.
+        if let Some(latest) = latest_tf_checkpoint(dir) {
+            chosen.retain(|p| p.file_stem().is_some_and(|s| s.to_string_lossy() == latest));
         }
     }
+    let mut out: Option<Parsed> = None;
+    let mut owner: HashMap<String, &Path> = HashMap::new();
+    for p in chosen {
+        let id = files.open(p)?;
+        let parsed = sniff::open_file(files, id, limits)?;
+        for t in &parsed.tensors {
+            if let Some(other) = owner.get(&t.name) {
+                // Two files with the same tensors are two checkpoints (say, two quantisations of
+                // one model), not two parts of one.
+                return Err(Error::new(
+                    dir,
+                    FormatError::unsupported(
+                        "folder",
+                        format!(
+                            "{} and {} both hold tensor {:?}: the folder holds several checkpoints; name one file",
+                            file_name(other),
+                            file_name(p),
+                            t.name
+                        ),
+                    ),
+                ));
+            }
+            owner.insert(t.name.clone(), p);
+        }
+        out = Some(merge(out, parsed));
+    }
     out.ok_or_else(|| Error::new(dir, FormatError::UnknownFormat))
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The checkpoint prefix named by `model_checkpoint_path` in a TF `checkpoint` state file.
+fn latest_tf_checkpoint(dir: &Path) -> Option<String> {
+    let text = std::fs::read(dir.join("checkpoint")).ok()?;
+    if text.len() > 1 << 20 {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&text);
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("model_checkpoint_path:"))?;
+    let path = line.trim().trim_matches('"');
+    Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
 }
