@@ -26,3 +26,15 @@ pub use checkpoint::{
 pub use error::{Error, FormatError, ResultExt};
 pub use sniff::{Kind, sniff};
 pub use weighhouse_tensor::{DType, GgmlBlock, Limits};
+
+#[cfg(test)]
+mod test_util {
+    /// Append `v` as a protobuf / LevelDB base-128 varint (for building test inputs).
+    pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+}

@@ -149,6 +149,21 @@ fn string_field<'a>(
     std::str::from_utf8(s).map_err(|_| malformed(format!("{msg} field {number} is not UTF-8")))
 }
 
+/// A `StringStringEntryProto { key = 1; value = 2 }` (external-data and metadata entries).
+fn string_entry<'a>(buf: &'a [u8], limits: &Limits) -> Result<(&'a str, &'a str), FormatError> {
+    const ENTRY: &str = "StringStringEntryProto";
+    let (mut key, mut value) = ("", "");
+    let mut fields = Fields::new(buf);
+    while let Some((k, v)) = fields.next_field()? {
+        match k {
+            1 => key = string_field(ENTRY, k, v, limits)?,
+            2 => value = string_field(ENTRY, k, v, limits)?,
+            _ => {}
+        }
+    }
+    Ok((key, value))
+}
+
 fn varint_field(msg: &str, number: u32, w: Wire<'_>) -> Result<u64, FormatError> {
     match w {
         Wire::Varint(v) => Ok(v),
@@ -329,17 +344,8 @@ fn tensor_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<TensorHead<'a>, For
             8 => h.name = string_field(MSG, n, w, limits)?,
             9 => h.raw = Some(bytes_field(MSG, n, w)?),
             13 => {
-                let mut key = "";
-                let mut value = "";
-                let mut entry = Fields::new(bytes_field(MSG, n, w)?);
-                while let Some((k, v)) = entry.next_field()? {
-                    match k {
-                        1 => key = string_field("StringStringEntryProto", k, v, limits)?,
-                        2 => value = string_field("StringStringEntryProto", k, v, limits)?,
-                        _ => {}
-                    }
-                }
-                h.entries.push((key, value));
+                h.entries
+                    .push(string_entry(bytes_field(MSG, n, w)?, limits)?);
             }
             14 => h.external = varint_field(MSG, n, w)? == 1,
             _ => {}
@@ -836,16 +842,7 @@ fn decode(bytes: &[u8], limits: &Limits) -> Result<(Parsed, Vec<External>), Form
                 opsets.push(json!({"domain": domain, "version": version}));
             }
             14 => {
-                let mut key = "";
-                let mut value = "";
-                let mut f = Fields::new(bytes_field(MSG, n, w)?);
-                while let Some((k, v)) = f.next_field()? {
-                    match k {
-                        1 => key = string_field("StringStringEntryProto", k, v, limits)?,
-                        2 => value = string_field("StringStringEntryProto", k, v, limits)?,
-                        _ => {}
-                    }
-                }
+                let (key, value) = string_entry(bytes_field(MSG, n, w)?, limits)?;
                 props.insert(key.to_owned(), json!(value));
             }
             20 => training.push(bytes_field(MSG, n, w)?),
@@ -1033,14 +1030,7 @@ pub(crate) fn open(files: &mut Files, id: usize, limits: &Limits) -> Result<Pars
 mod tests {
     use super::*;
     use crate::Base;
-
-    fn varint(out: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
+    use crate::test_util::put_varint as varint;
 
     fn fv(n: u32, v: u64) -> Vec<u8> {
         let mut out = Vec::new();

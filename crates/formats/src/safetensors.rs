@@ -243,12 +243,12 @@ pub fn header_bytes(
     Ok(out)
 }
 
-/// Order tensors by descending alignment, as the reference writer does, so that every tensor
-/// starts at an offset aligned for its dtype. Unlike the reference writer (which then sorts by
-/// name), tensors of one alignment keep their given order: a converter passes them in source
-/// file order, so the source is read front to back.
-pub fn sort_for_alignment(tensors: &mut [OutTensor]) {
-    tensors.sort_by_key(|t| std::cmp::Reverse(t.dtype.bits().unwrap_or(8)));
+/// Order items (tensors to be written) by descending alignment of their dtype, as the reference
+/// writer does, so that every tensor starts at an offset aligned for its dtype. Unlike the
+/// reference writer (which then sorts by name), items of one alignment keep their given order: a
+/// converter passes them in source file order, so the source is read front to back.
+pub fn sort_for_alignment<T>(items: &mut [T], dtype: impl Fn(&T) -> DType) {
+    items.sort_by_key(|t| std::cmp::Reverse(dtype(t).bits().unwrap_or(8)));
 }
 
 /// Split `tensors` into shards of at most `max_shard` bytes of data each (a tensor larger than
@@ -454,7 +454,7 @@ mod tests {
                 .iter()
                 .map(|(name, (d, shape))| OutTensor { name: name.clone(), dtype: DTYPES[*d], shape: shape.clone() })
                 .collect();
-            sort_for_alignment(&mut tensors);
+            sort_for_alignment(&mut tensors, |t| t.dtype);
             let mut meta = serde_json::Map::new();
             meta.insert("format".into(), "pt".into());
             let mut file = header_bytes(&tensors, &meta).expect("header");

@@ -561,14 +561,7 @@ pub(crate) fn open(files: &mut Files, id: usize, limits: &Limits) -> Result<Pars
 mod tests {
     use super::sstable::testing::table;
     use super::*;
-
-    fn varint(out: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
+    use crate::test_util::put_varint as varint;
 
     fn entry(dtype: i32, dims: &[i64], shard: i32, data: &[u8], offset: usize) -> Vec<u8> {
         BundleEntryProto {

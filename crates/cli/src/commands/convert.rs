@@ -53,13 +53,8 @@ pub fn run(args: ConvertArgs, printer: &Printer) -> Result<ExitCode> {
             plan,
         ));
     }
-    let mut order: Vec<OutTensor> = outs.iter().map(|o| o.0.clone()).collect();
-    sort_for_alignment(&mut order);
-    let position: std::collections::HashMap<&str, usize> = outs
-        .iter()
-        .enumerate()
-        .map(|(k, o)| (o.0.name.as_str(), k))
-        .collect();
+    sort_for_alignment(&mut outs, |o| o.0.dtype);
+    let order: Vec<OutTensor> = outs.iter().map(|o| o.0.clone()).collect();
     let shards = plan_shards(&order, max_shard).map_err(|e| UserError(e.to_string()))?;
 
     let (dir, stem) = output_location(&args.dst)?;
@@ -103,10 +98,9 @@ pub fn run(args: ConvertArgs, printer: &Printer) -> Result<ExitCode> {
             .with_context(|| format!("creating {}", dir.join(name).display()))?;
         file.writer()
             .write_all(&header_bytes(&tensors, &metadata).map_err(|e| UserError(e.to_string()))?)?;
-        for out in &tensors {
-            let (_, src_index, plan) = &outs[position[out.name.as_str()]];
-            let t = &ck.tensors[*src_index];
-            write_tensor(&ck, t, *plan, &mut file)?;
+        for &k in shard {
+            let (out, src_index, plan) = &outs[k];
+            write_tensor(&ck, &ck.tensors[*src_index], *plan, &mut file)?;
             bar.inc(weighhouse_tensor::byte_len(out.dtype, &out.shape).unwrap_or(0));
             weight_map.push((out.name.clone(), name.clone()));
         }

@@ -305,14 +305,7 @@ pub(crate) fn for_each_entry(
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
-
-    fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
+    use crate::test_util::put_varint;
 
     /// Encode one block of sorted `entries` with a restart every `interval` entries.
     pub(crate) fn block(entries: &[(Vec<u8>, Vec<u8>)], interval: usize) -> Vec<u8> {
@@ -504,6 +497,23 @@ mod tests {
         assert!(e.to_string().contains("past the end"), "{e}");
     }
 
+    /// Walk one block on its own with generous budgets.
+    fn walk_alone(contents: &[u8]) -> Result<(), FormatError> {
+        let mut budget = Budget {
+            inflate: 0,
+            key_bytes: 1 << 20,
+            max_key: 1 << 20,
+        };
+        walk_block(
+            contents,
+            "data",
+            &mut true,
+            &mut Vec::new(),
+            &mut budget,
+            |_, _| Ok(()),
+        )
+    }
+
     #[test]
     fn malformed_blocks_are_refused() {
         // Keys out of order.
@@ -514,35 +524,11 @@ mod tests {
         let mut contents = vec![5, 1, 0, b'a'];
         contents.extend_from_slice(&0u32.to_le_bytes());
         contents.extend_from_slice(&1u32.to_le_bytes());
-        let r = walk_block(
-            &contents,
-            "data",
-            &mut true,
-            &mut Vec::new(),
-            &mut Budget {
-                inflate: 0,
-                key_bytes: 1 << 20,
-                max_key: 1 << 20,
-            },
-            |_, _| Ok(()),
-        );
-        assert!(r.is_err());
+        assert!(walk_alone(&contents).is_err());
         // Absurd restart count.
         let mut contents = vec![0, 1, 0, b'a'];
         contents.extend_from_slice(&u32::MAX.to_le_bytes());
-        let r = walk_block(
-            &contents,
-            "data",
-            &mut true,
-            &mut Vec::new(),
-            &mut Budget {
-                inflate: 0,
-                key_bytes: 1 << 20,
-                max_key: 1 << 20,
-            },
-            |_, _| Ok(()),
-        );
-        assert!(r.is_err());
+        assert!(walk_alone(&contents).is_err());
     }
 
     #[test]
