@@ -23,6 +23,157 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Convert any readable checkpoint to safetensors.
     Convert(ConvertArgs),
+    /// Run the hub: an open-weights hub that Hugging Face clients use via `HF_ENDPOINT`.
+    Serve(ServeArgs),
+    /// Manage the hub's users, organisations, tokens and audit log (on its data folder).
+    Admin(AdminArgs),
+}
+
+/// `wh serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Data folder: the SQLite database and the blob store. Created if missing.
+    #[arg(long, env = "WH_DATA", default_value = "weighhouse-data")]
+    pub data: PathBuf,
+
+    /// Address and port to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, env = "WH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+
+    /// The URL clients reach the hub by, when it differs from the request's `Host` (behind a
+    /// proxy that rewrites it).
+    #[arg(long, env = "WH_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Entries per page of tree listings.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub page_size: u32,
+
+    /// Part size of multipart LFS uploads (larger files are uploaded in parts).
+    #[arg(long, default_value = "16MiB")]
+    pub lfs_part_size: String,
+
+    /// Do not sync uploaded files to disk before acknowledging them (faster; an acknowledged
+    /// upload may then be lost in a power cut, though never in a crash of the hub itself).
+    #[arg(long)]
+    pub no_fsync: bool,
+}
+
+/// `wh admin`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The hub's data folder.
+    #[arg(
+        long,
+        env = "WH_DATA",
+        default_value = "weighhouse-data",
+        global = true
+    )]
+    pub data: PathBuf,
+
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// `wh admin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Organisations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// A role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Read private repositories.
+    Read,
+    /// Also create repositories and push.
+    Write,
+    /// Everything.
+    Admin,
+}
+
+/// `wh admin user`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print a new token (role write, or admin with --admin) as the last line.
+    Create {
+        /// User name.
+        name: String,
+        /// Make the user a site administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+/// `wh admin token`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a user and print it as the last line (it is shown only once).
+    Create {
+        /// User name.
+        user: String,
+        /// What the token may do.
+        #[arg(long, value_enum, default_value = "read")]
+        role: RoleArg,
+        /// A label for the token.
+        #[arg(long, default_value = "cli")]
+        label: String,
+    },
+    /// Revoke a token by its id (see the audit log).
+    Revoke {
+        /// Token id.
+        id: i64,
+    },
+}
+
+/// `wh admin org`.
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organisation.
+    Create {
+        /// Organisation name.
+        name: String,
+    },
+    /// Add a user to an organisation, or change their role.
+    AddMember {
+        /// Organisation name.
+        org: String,
+        /// User name.
+        user: String,
+        /// Their role in the organisation.
+        #[arg(long, value_enum, default_value = "read")]
+        role: RoleArg,
+    },
+}
+
+/// `wh admin audit`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List audit entries, oldest first.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+        /// Only entries after this id.
+        #[arg(long, default_value_t = 0)]
+        since: i64,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+    },
+    /// Check that no entry was altered or removed (each entry hashes the previous one).
+    Verify,
 }
 
 /// `wh inspect`.

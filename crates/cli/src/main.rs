@@ -27,6 +27,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => commands::inspect::run(args, &printer),
         Command::Convert(args) => commands::convert::run(args, &printer),
+        Command::Serve(args) => commands::serve::run(args, &printer),
+        Command::Admin(args) => commands::admin::run(args, &printer),
     };
     match result {
         Ok(code) => code,

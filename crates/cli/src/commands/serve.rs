@@ -1,0 +1,68 @@
+//! `wh serve`: run the hub until Ctrl-C or SIGTERM, then finish the requests in flight.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use weighhouse_hub::Config;
+
+use crate::UserError;
+use crate::cli::ServeArgs;
+use crate::printer::Printer;
+
+pub fn run(args: ServeArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let lfs_part_size = crate::size::parse_size(&args.lfs_part_size).map_err(UserError)?;
+    if lfs_part_size < 5 << 20 {
+        return Err(UserError("--lfs-part-size must be at least 5MiB".into()).into());
+    }
+    let mut config = Config::new(args.data.clone(), args.listen);
+    config.public_url = args.public_url;
+    config.page_size = args.page_size as usize;
+    config.lfs_part_size = lfs_part_size;
+    config.durable = !args.no_fsync;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let data = args.data.display().to_string();
+    let quiet = printer;
+    runtime.block_on(weighhouse_hub::serve(
+        config,
+        |addr| {
+            quiet.note(&format!(
+                "wh serve: data in {data}; set HF_ENDPOINT=http://{addr} in clients"
+            ));
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening on http://{addr}");
+            let _ = out.flush();
+        },
+        shutdown_signal(),
+    ))?;
+    printer.note("wh serve: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

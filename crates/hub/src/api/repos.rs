@@ -1,0 +1,287 @@
+//! Accounts and repository lifecycle: whoami, create, delete, move, settings.
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiResult, Ctx, json_body};
+use crate::audit::{self, Actor};
+use crate::auth;
+use crate::db;
+use crate::repo::{self, RepoKind};
+
+pub(crate) async fn whoami(ctx: &Ctx) -> ApiResult {
+    let c = ctx
+        .caller
+        .as_ref()
+        .ok_or_else(|| ApiError::unauthorized("Authentication required: pass a token"))?;
+    let orgs: Vec<Value> = auth::orgs_of(&ctx.app.db, c.user_id)
+        .await?
+        .into_iter()
+        .map(|(name, fullname, role)| json!({"type": "org", "name": name, "fullname": fullname, "roleInOrg": role.as_str()}))
+        .collect();
+    Ok(axum::Json(json!({
+        "type": "user",
+        "id": c.user_id.to_string(),
+        "name": c.name,
+        "fullname": if c.fullname.is_empty() { &c.name } else { &c.fullname },
+        "email": c.email,
+        "emailVerified": c.email.is_some(),
+        "isPro": false,
+        "isAdmin": c.is_admin,
+        "avatarUrl": "",
+        "orgs": orgs,
+        "auth": {"type": "access_token", "accessToken": {"displayName": c.token_name, "role": c.token_role.as_str()}},
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct CreateRepo {
+    name: String,
+    organization: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    private: Option<bool>,
+    visibility: Option<String>,
+}
+
+fn kind_of(kind: Option<&str>) -> ApiResult<RepoKind> {
+    match kind {
+        None => Ok(RepoKind::Model),
+        Some(k) => RepoKind::from_singular(k)
+            .ok_or_else(|| ApiError::bad_request(format!("Unknown repository type {k:?}"))),
+    }
+}
+
+/// Split `name` (which may be `ns/name`) and the organisation into a namespace and a name.
+fn split_name(ctx: &Ctx, name: &str, organization: Option<&str>) -> ApiResult<(String, String)> {
+    let (ns, name) = match (name.split_once('/'), organization) {
+        (Some((ns, n)), _) => (ns.to_string(), n.to_string()),
+        (None, Some(org)) if !org.is_empty() => (org.to_string(), name.to_string()),
+        (None, _) => (ctx.require_caller()?.name.clone(), name.to_string()),
+    };
+    repo::check_name(&name).map_err(ApiError::bad_request)?;
+    repo::check_name(&ns).map_err(ApiError::bad_request)?;
+    Ok((ns, name))
+}
+
+pub(crate) async fn create(ctx: &Ctx, body: Body) -> ApiResult {
+    let req: CreateRepo = json_body(body).await?;
+    let caller = ctx.require_caller()?;
+    let kind = kind_of(req.kind.as_deref())?;
+    let (ns, name) = split_name(ctx, &req.name, req.organization.as_deref())?;
+    let private = match req.visibility.as_deref() {
+        Some("private") | Some("protected") => true,
+        Some("public") => false,
+        Some(v) => return Err(ApiError::bad_request(format!("Unknown visibility {v:?}"))),
+        None => req.private.unwrap_or(false),
+    };
+    let Some((_, ns)) = auth::namespace(&ctx.app.db, &ns).await? else {
+        return Err(ApiError::forbidden(format!(
+            "The namespace {ns:?} does not exist, or you cannot create repositories in it"
+        )));
+    };
+    let full = format!("{ns}/{name}");
+    ctx.require_write(&ns, &full).await?;
+
+    let gitattributes = ctx
+        .app
+        .store
+        .put_bytes(bytes::Bytes::from_static(
+            repo::DEFAULT_GITATTRIBUTES.as_bytes(),
+        ))
+        .await?;
+    let mut tx = db::write(&ctx.app.db).await?;
+    if let Some(existing) = repo::find_tx(&mut tx, kind, &ns, &name).await? {
+        drop(tx);
+        let visible = !existing.private
+            || auth::role_on(&ctx.app.db, Some(caller), &existing.namespace)
+                .await?
+                .is_some();
+        let url = ctx.repo_url(kind, &existing.full_name());
+        let mut err =
+            ApiError::conflict(format!("You already created this {} repo", kind.singular()));
+        if visible {
+            err = err.with_extra(json!({"url": url}));
+        }
+        return Err(err);
+    }
+    let (_, head) = repo::create(&mut tx, kind, &ns, &name, private, &gitattributes).await?;
+    let audit_name = format!("{}/{full}", kind.plural());
+    audit::record(
+        &mut tx,
+        &Actor::of(caller),
+        "repo.create",
+        Some(&audit_name),
+        json!({"private": private, "commit": head}),
+    )
+    .await?;
+    tx.commit().await?;
+    let url = ctx.repo_url(kind, &full);
+    Ok(axum::Json(json!({"url": url, "name": full, "id": full})).into_response())
+}
+
+#[derive(Deserialize)]
+struct DeleteRepo {
+    name: String,
+    organization: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+pub(crate) async fn delete(ctx: &Ctx, body: Body) -> ApiResult {
+    let req: DeleteRepo = json_body(body).await?;
+    let kind = kind_of(req.kind.as_deref())?;
+    let (ns, name) = split_name(ctx, &req.name, req.organization.as_deref())?;
+    let repo = ctx.writable(kind, &ns, &name).await?;
+    let caller = ctx.require_caller()?;
+    let mut tx = db::write(&ctx.app.db).await?;
+    sqlx::query("DELETE FROM repos WHERE id = ?")
+        .bind(repo.id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        &Actor::of(caller),
+        "repo.delete",
+        Some(&repo.audit_name()),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+#[derive(Deserialize)]
+struct MoveRepo {
+    #[serde(rename = "fromRepo")]
+    from: String,
+    #[serde(rename = "toRepo")]
+    to: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+pub(crate) async fn move_repo(ctx: &Ctx, body: Body) -> ApiResult {
+    let req: MoveRepo = json_body(body).await?;
+    let kind = kind_of(req.kind.as_deref())?;
+    let split = |s: &str| -> ApiResult<(String, String)> {
+        let (ns, n) = s
+            .split_once('/')
+            .ok_or_else(|| ApiError::bad_request(format!("Expected namespace/name, got {s:?}")))?;
+        repo::check_name(ns).map_err(ApiError::bad_request)?;
+        repo::check_name(n).map_err(ApiError::bad_request)?;
+        Ok((ns.to_string(), n.to_string()))
+    };
+    let (from_ns, from_name) = split(&req.from)?;
+    let (to_ns, to_name) = split(&req.to)?;
+    let repo = ctx.writable(kind, &from_ns, &from_name).await?;
+    let Some((_, to_ns)) = auth::namespace(&ctx.app.db, &to_ns).await? else {
+        return Err(ApiError::forbidden(format!(
+            "The namespace {to_ns:?} does not exist"
+        )));
+    };
+    ctx.require_write(&to_ns, &req.to).await?;
+    let caller = ctx.require_caller()?;
+    let mut tx = db::write(&ctx.app.db).await?;
+    if repo::find_tx(&mut tx, kind, &to_ns, &to_name)
+        .await?
+        .is_some_and(|r| r.id != repo.id)
+    {
+        return Err(ApiError::conflict(format!(
+            "A repository named {to_ns}/{to_name} already exists"
+        )));
+    }
+    sqlx::query("UPDATE repos SET namespace = ?, name = ?, updated_at = ? WHERE id = ?")
+        .bind(&to_ns)
+        .bind(&to_name)
+        .bind(db::now_ms())
+        .bind(repo.id)
+        .execute(&mut *tx)
+        .await?;
+    let to_full = format!("{}/{to_ns}/{to_name}", kind.plural());
+    audit::record(
+        &mut tx,
+        &Actor::of(caller),
+        "repo.move",
+        Some(&repo.audit_name()),
+        json!({"to": to_full}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(
+        axum::Json(json!({"url": ctx.repo_url(kind, &format!("{to_ns}/{to_name}"))}))
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+struct Settings {
+    private: Option<bool>,
+    visibility: Option<String>,
+    gated: Option<Value>,
+}
+
+pub(crate) async fn settings(
+    ctx: &Ctx,
+    kind: RepoKind,
+    ns: &str,
+    name: &str,
+    body: Body,
+) -> ApiResult<Response> {
+    let repo = ctx.writable(kind, ns, name).await?;
+    let req: Settings = json_body(body).await?;
+    let private = match req.visibility.as_deref() {
+        Some("private") | Some("protected") => Some(true),
+        Some("public") => Some(false),
+        Some(v) => return Err(ApiError::bad_request(format!("Unknown visibility {v:?}"))),
+        None => req.private,
+    };
+    let gated = match &req.gated {
+        None => None,
+        Some(Value::Bool(false)) => Some("false"),
+        Some(Value::String(s)) if s == "auto" => Some("auto"),
+        Some(Value::String(s)) if s == "manual" => Some("manual"),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "gated must be false, \"auto\" or \"manual\", not {other}"
+            )));
+        }
+    };
+    let caller = ctx.require_caller()?;
+    let mut tx = db::write(&ctx.app.db).await?;
+    if let Some(p) = private {
+        sqlx::query("UPDATE repos SET private = ? WHERE id = ?")
+            .bind(p as i64)
+            .bind(repo.id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(g) = gated {
+        sqlx::query("UPDATE repos SET gated = ? WHERE id = ?")
+            .bind(g)
+            .bind(repo.id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    audit::record(
+        &mut tx,
+        &Actor::of(caller),
+        "repo.settings",
+        Some(&repo.audit_name()),
+        json!({"private": private, "gated": gated}),
+    )
+    .await?;
+    tx.commit().await?;
+    let private = private.unwrap_or(repo.private);
+    let gated_now = gated.map(str::to_string).unwrap_or(repo.gated.clone());
+    let gated_json = if gated_now == "false" {
+        json!(false)
+    } else {
+        json!(gated_now)
+    };
+    Ok(axum::Json(json!({"private": private, "gated": gated_json})).into_response())
+}

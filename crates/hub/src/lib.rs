@@ -1,0 +1,115 @@
+//! The Weighhouse hub: a self-hosted open-weights hub that Hugging Face clients talk to.
+//!
+//! [`serve`] runs the HTTP server over a data folder holding the SQLite database (`hub.db`) and
+//! the blob store (`blobs/`, `staging/`); [`admin`] manages accounts from the command line, on
+//! the same folder, while the hub runs or not.
+
+pub mod admin;
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod db;
+pub mod git;
+pub mod repo;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use rand::RngCore;
+use weighhouse_store::BlobStore;
+
+/// Settings of a hub process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Data folder.
+    pub data: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The URL clients use (for absolute URLs in answers); by default taken from each request's
+    /// `Host` (or `X-Forwarded-Host`/`X-Forwarded-Proto`) header.
+    pub public_url: Option<String>,
+    /// Entries per page of tree listings (commit listings use at most 50).
+    pub page_size: usize,
+    /// Part size offered for multipart LFS uploads; larger files use multipart when the client
+    /// offers it.
+    pub lfs_part_size: u64,
+    /// Sync blobs to disk before acknowledging an upload.
+    pub durable: bool,
+}
+
+impl Config {
+    /// Defaults for a data folder.
+    pub fn new(data: PathBuf, listen: SocketAddr) -> Self {
+        Self {
+            data,
+            listen,
+            public_url: None,
+            page_size: 1000,
+            lfs_part_size: 16 << 20,
+            durable: true,
+        }
+    }
+}
+
+/// The database file inside a data folder.
+pub fn db_path(data: &Path) -> PathBuf {
+    data.join("hub.db")
+}
+
+/// Open the state of a data folder (creating it) for serving.
+pub async fn open(config: Config) -> anyhow::Result<Arc<api::App>> {
+    std::fs::create_dir_all(&config.data)
+        .with_context(|| format!("creating the data folder {}", config.data.display()))?;
+    let db = db::open(&db_path(&config.data))
+        .await
+        .with_context(|| format!("opening the database in {}", config.data.display()))?;
+    let store = BlobStore::open_local(&config.data, config.durable)
+        .with_context(|| "opening the blob store")?;
+    let secret = db::setting(&db, "url_signing_key", || {
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        hex::encode(key)
+    })
+    .await?;
+    let secret = hex::decode(secret).context("the stored URL signing key is not hex")?;
+    Ok(Arc::new(api::App {
+        db,
+        store,
+        cache: repo::SnapshotCache::default(),
+        secret,
+        config,
+    }))
+}
+
+/// The router of a hub.
+pub fn router(app: Arc<api::App>) -> axum::Router {
+    axum::Router::new().fallback(api::dispatch).with_state(app)
+}
+
+/// Serve until `shutdown` completes; requests in flight are finished first. `ready` is called
+/// with the bound address once the hub accepts connections.
+pub async fn serve(
+    config: Config,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let app = open(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    ready(addr);
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router(Arc::clone(&app)))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    app.db.close().await;
+    Ok(())
+}
