@@ -97,8 +97,8 @@ class Hub:
 
     # -- process --
 
-    def start(self, timeout=60):
-        cmd = [self.wh, "serve", "--data", str(self.data), "--listen", "127.0.0.1:0"]
+    def start(self, *extra, timeout=60):
+        cmd = [self.wh, "serve", "--data", str(self.data), "--listen", "127.0.0.1:0", *extra]
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, bufsize=1)
         lines = queue.Queue()

@@ -47,7 +47,9 @@ def hub(wh, tmp_path_factory):
     h.create_user("bob")
     h.admin("org", "create", "acme")
     h.admin("org", "add-member", "acme", "alice", "--role", "write")
-    h.start()
+    # Tree listings come in pages of 3, so every recursive listing (list_repo_files, list_repo_tree,
+    # snapshot_download) has to follow `Link: rel="next"` across several pages.
+    h.start("--page-size", "3")
     yield h
     code = h.stop()
     if code != 0:
