@@ -165,6 +165,6 @@ mod tests {
     #[test]
     fn iso_dates_end_in_z() {
         assert_eq!(super::iso_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::iso_ms(1_796_000_000_123), "2026-11-29T00:53:20.123Z");
+        assert_eq!(super::iso_ms(1_796_000_000_123), "2026-11-30T00:53:20.123Z");
     }
 }

@@ -12,7 +12,7 @@ pub struct ApiError {
     pub(crate) code: Option<&'static str>,
     pub(crate) message: String,
     pub(crate) commit: Option<String>,
-    pub(crate) extra: Option<serde_json::Value>,
+    pub(crate) extra: Option<Box<serde_json::Value>>,
 }
 
 /// Result of a handler.
@@ -87,7 +87,7 @@ impl ApiError {
     }
 
     pub(crate) fn with_extra(mut self, extra: serde_json::Value) -> Self {
-        self.extra = Some(extra);
+        self.extra = Some(Box::new(extra));
         self
     }
 }

@@ -38,6 +38,18 @@ pub struct App {
     pub(crate) config: Config,
 }
 
+impl App {
+    /// The metadata database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The blob store.
+    pub fn store(&self) -> &BlobStore {
+        &self.store
+    }
+}
+
 /// Largest JSON body accepted (preupload of 256 files with samples is about 200 KB).
 const JSON_LIMIT: usize = 4 << 20;
 

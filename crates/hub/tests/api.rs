@@ -1,0 +1,766 @@
+//! The hub's HTTP API driven in-process: access rules, bad input, atomic commits, git ids.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use base64::Engine;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use sha2::Digest;
+use tower::ServiceExt;
+use weighhouse_hub::{Config, admin, api::App};
+
+struct Hub {
+    _dir: tempfile::TempDir,
+    app: Arc<App>,
+    router: axum::Router,
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or("")
+    }
+}
+
+impl Hub {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
+        config.public_url = Some("http://hub.test".into());
+        config.page_size = 3;
+        let app = weighhouse_hub::open(config).await.unwrap();
+        let router = weighhouse_hub::router(Arc::clone(&app));
+        Self {
+            _dir: dir,
+            app,
+            router,
+        }
+    }
+
+    async fn user(&self, name: &str) -> String {
+        admin::create_user(self.app.db(), name, false)
+            .await
+            .unwrap()
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: impl Into<Body>,
+    ) -> Resp {
+        let mut b = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        if !content_type.is_empty() {
+            b = b.header("content-type", content_type);
+        }
+        let resp = self
+            .router
+            .clone()
+            .oneshot(b.body(body.into()).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, uri: &str, token: Option<&str>) -> Resp {
+        self.call(Method::GET, uri, token, "", Body::empty()).await
+    }
+
+    async fn post_json(&self, uri: &str, token: Option<&str>, v: Value) -> Resp {
+        self.call(Method::POST, uri, token, "application/json", v.to_string())
+            .await
+    }
+
+    async fn create_repo(&self, token: &str, name: &str, private: bool) -> Resp {
+        self.post_json(
+            "/api/repos/create",
+            Some(token),
+            json!({"name": name, "private": private}),
+        )
+        .await
+    }
+
+    async fn commit(&self, repo: &str, token: &str, lines: &[Value]) -> Resp {
+        let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        self.call(
+            Method::POST,
+            &format!("/api/models/{repo}/commit/main"),
+            Some(token),
+            "application/x-ndjson",
+            body,
+        )
+        .await
+    }
+}
+
+fn header_line(title: &str) -> Value {
+    json!({"key": "header", "value": {"summary": title, "description": ""}})
+}
+
+fn file_line(path: &str, content: &[u8]) -> Value {
+    json!({"key": "file", "value": {"path": path, "content": base64::engine::general_purpose::STANDARD.encode(content), "encoding": "base64"}})
+}
+
+fn assert_error(r: &Resp, status: StatusCode, message_part: &str) {
+    assert_eq!(
+        r.status,
+        status,
+        "body: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert!(
+        r.header("x-error-message").contains(message_part),
+        "{:?} lacks {message_part:?}",
+        r.header("x-error-message")
+    );
+    assert!(r.json()["error"].as_str().unwrap().contains(message_part));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_repos_are_invisible_to_strangers() {
+    let hub = Hub::new().await;
+    let alice = hub.user("alice").await;
+    let bob = hub.user("bob").await;
+    assert_eq!(
+        hub.create_repo(&alice, "secret", true).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        hub.create_repo(&alice, "open", false).await.status,
+        StatusCode::OK
+    );
+
+    let missing = hub.get("/api/models/alice/nothing", Some(&bob)).await;
+    for who in [Some(bob.as_str()), None] {
+        for uri in [
+            "/api/models/alice/secret",
+            "/api/models/alice/secret/tree/main",
+            "/alice/secret/resolve/main/.gitattributes",
+            "/api/models/alice/secret/refs",
+        ] {
+            let r = hub.get(uri, who).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{uri}");
+            assert_eq!(r.header("x-error-code"), "RepoNotFound");
+            assert_eq!(
+                r.body, missing.body,
+                "a private repo answers exactly like a missing one"
+            );
+        }
+    }
+    assert_eq!(
+        hub.get("/api/models/alice/secret", Some(&alice))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // Writing to a private repo of someone else: still "not found"; to a public one: forbidden.
+    let r = hub
+        .commit(
+            "alice/secret",
+            &bob,
+            &[header_line("x"), file_line("a.txt", b"a")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = hub
+        .commit(
+            "alice/open",
+            &bob,
+            &[header_line("x"), file_line("a.txt", b"a")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = hub.create_repo(&bob, "alice/mine", false).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Organisation roles: read members see private repos but cannot write; write members can.
+    admin::create_org(hub.app.db(), "acme").await.unwrap();
+    admin::add_member(
+        hub.app.db(),
+        "acme",
+        "alice",
+        weighhouse_hub::auth::Role::Write,
+    )
+    .await
+    .unwrap();
+    admin::add_member(
+        hub.app.db(),
+        "acme",
+        "bob",
+        weighhouse_hub::auth::Role::Read,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        hub.post_json(
+            "/api/repos/create",
+            Some(&alice),
+            json!({"name": "lab", "organization": "acme", "private": true})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        hub.get("/api/models/acme/lab", Some(&bob)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        hub.commit(
+            "acme/lab",
+            &bob,
+            &[header_line("x"), file_line("a.txt", b"a")]
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        hub.commit(
+            "acme/lab",
+            &alice,
+            &[header_line("x"), file_line("a.txt", b"a")]
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    // A read-only token cannot write even to the user's own namespace.
+    let ro = admin::create_token(
+        hub.app.db(),
+        "alice",
+        weighhouse_hub::auth::Role::Read,
+        "ro",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        hub.commit(
+            "alice/open",
+            &ro,
+            &[header_line("x"), file_line("a.txt", b"a")]
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        hub.get("/api/models/alice/secret", Some(&ro)).await.status,
+        StatusCode::OK
+    );
+
+    // Bogus tokens are refused everywhere with the text clients recognise.
+    let r = hub.get("/api/models/alice/open", Some("wh_bogus")).await;
+    assert_error(
+        &r,
+        StatusCode::UNAUTHORIZED,
+        "Invalid credentials in Authorization header",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
+    let hub = Hub::new().await;
+    let alice = hub.user("alice").await;
+    hub.create_repo(&alice, "m", false).await;
+    let head = hub.get("/api/models/alice/m", None).await.json()["sha"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    for path in [
+        "../etc/passwd",
+        "/abs.txt",
+        "a\\b.txt",
+        "a\u{0}b",
+        "a\u{1}b",
+        "a/../../b",
+        "a//b",
+        ".git/config",
+    ] {
+        let r = hub
+            .commit(
+                "alice/m",
+                &alice,
+                &[header_line("bad"), file_line(path, b"x")],
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "{path:?}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert!(
+            r.header("x-error-message").contains("file path"),
+            "{path:?}"
+        );
+    }
+    let bad_lines: Vec<(&str, &str)> = vec![
+        ("{not json\n", "not a valid JSON"),
+        (
+            "{\"key\":\"file\",\"value\":{\"path\":\"a\",\"content\":\"AA==\"}}\n",
+            "first line",
+        ),
+        (
+            "{\"key\":\"header\",\"value\":{\"summary\":\"x\"}}\n{\"key\":\"launch\",\"value\":{}}\n",
+            "unknown operation",
+        ),
+        (
+            "{\"key\":\"header\",\"value\":{\"summary\":\"x\"}}\n{\"key\":\"file\",\"value\":{\"path\":\"a\",\"content\":\"***\"}}\n",
+            "base64",
+        ),
+        ("", "no header"),
+    ];
+    for (body, msg) in bad_lines {
+        let r = hub
+            .call(
+                Method::POST,
+                "/api/models/alice/m/commit/main",
+                Some(&alice),
+                "application/x-ndjson",
+                body.to_string(),
+            )
+            .await;
+        assert_error(&r, StatusCode::BAD_REQUEST, msg);
+    }
+    let never = "ab".repeat(32);
+    let r = hub
+        .commit("alice/m", &alice, &[header_line("lfs"), json!({"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": never, "size": 10}})])
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "never uploaded");
+    // A commit that fails half-way (second operation bad) leaves nothing behind.
+    let r = hub
+        .commit(
+            "alice/m",
+            &alice,
+            &[
+                header_line("half"),
+                file_line("ok.txt", b"fine"),
+                file_line("../x", b"bad"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = hub
+        .commit(
+            "alice/m",
+            &alice,
+            &[
+                header_line("del"),
+                json!({"key": "deletedFile", "value": {"path": "nope.txt"}}),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.header("x-error-message").contains("doesn't exist"));
+    assert_eq!(
+        hub.get("/api/models/alice/m", None).await.json()["sha"],
+        head.as_str(),
+        "no partial commit"
+    );
+
+    // Oversized JSON.
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(5 << 20));
+    let r = hub
+        .call(
+            Method::POST,
+            "/api/repos/create",
+            Some(&alice),
+            "application/json",
+            big,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(!r.header("x-error-message").is_empty());
+    // Malformed JSON.
+    let r = hub
+        .call(
+            Method::POST,
+            "/api/repos/create",
+            Some(&alice),
+            "application/json",
+            "{\"name\":",
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "Invalid JSON");
+    // Repository names.
+    for name in ["a b", "a/b/c", "-x", "x..y", "ü", "x.git", ""] {
+        let r = hub.create_repo(&alice, name, false).await;
+        assert!(
+            r.status == StatusCode::BAD_REQUEST,
+            "{name:?}: {}",
+            r.status
+        );
+        assert!(!r.header("x-error-message").is_empty());
+    }
+    // Branch and tag names.
+    let r = hub
+        .post_json("/api/models/alice/m/branch/a..b", Some(&alice), json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = hub
+        .post_json(
+            "/api/models/alice/m/tag/main",
+            Some(&alice),
+            json!({"tag": "bad tag"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Unknown revisions and files carry the codes the clients map to exceptions.
+    let r = hub.get("/alice/m/resolve/nope/.gitattributes", None).await;
+    assert_eq!(
+        (r.status, r.header("x-error-code")),
+        (StatusCode::NOT_FOUND, "RevisionNotFound")
+    );
+    let r = hub.get("/alice/m/resolve/main/nope.txt", None).await;
+    assert_eq!(
+        (r.status, r.header("x-error-code")),
+        (StatusCode::NOT_FOUND, "EntryNotFound")
+    );
+    assert_eq!(r.header("x-repo-commit"), head);
+    let r = hub
+        .get("/api/models/alice/m/xet-write-token/main", Some(&alice))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);
+    assert!(r.header("x-error-message").contains("HF_HUB_DISABLE_XET=1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lfs_upload_with_wrong_content_leaves_nothing_reachable() {
+    let hub = Hub::new().await;
+    let alice = hub.user("alice").await;
+    hub.create_repo(&alice, "m", false).await;
+    let content = vec![7u8; 1 << 20];
+    let claimed = hex::encode(sha2::Sha256::digest(b"other bytes"));
+    let r = hub
+        .call(
+            Method::POST,
+            "/alice/m.git/info/lfs/objects/batch",
+            Some(&alice),
+            "application/vnd.git-lfs+json",
+            json!({"operation": "upload", "transfers": ["basic"], "objects": [{"oid": claimed, "size": content.len()}]}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let href = r.json()["objects"][0]["actions"]["upload"]["href"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = href.strip_prefix("http://hub.test").unwrap();
+    let r = hub.call(Method::PUT, path, None, "", content.clone()).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "does not match");
+    let sha: weighhouse_store::Sha256 = claimed.parse().unwrap();
+    assert_eq!(hub.app.store().size(&sha).await.unwrap(), None);
+    let actual: weighhouse_store::Sha256 =
+        hex::encode(sha2::Sha256::digest(&content)).parse().unwrap();
+    assert_eq!(hub.app.store().size(&actual).await.unwrap(), None);
+    let staging = hub._dir.path().join("data/staging");
+    assert_eq!(
+        std::fs::read_dir(staging).unwrap().count(),
+        0,
+        "no staging file left"
+    );
+    let r = hub
+        .commit("alice/m", &alice, &[header_line("x"), json!({"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": claimed, "size": content.len()}})])
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // A tampered upload URL is refused.
+    let tampered = format!("{}x", path);
+    assert_eq!(
+        hub.call(Method::PUT, &tampered, None, "", content)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_to_one_branch_are_all_kept() {
+    let hub = Arc::new(Hub::new().await);
+    let alice = hub.user("alice").await;
+    hub.create_repo(&alice, "m", false).await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let hub = Arc::clone(&hub);
+        let alice = alice.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = hub
+                .commit(
+                    "alice/m",
+                    &alice,
+                    &[
+                        header_line(&format!("commit {i}")),
+                        file_line(&format!("f{i}.txt"), format!("{i}").as_bytes()),
+                    ],
+                )
+                .await;
+            assert_eq!(
+                r.status,
+                StatusCode::OK,
+                "{}",
+                String::from_utf8_lossy(&r.body)
+            );
+            r.json()["commitOid"].as_str().unwrap().to_string()
+        }));
+    }
+    let mut oids = Vec::new();
+    for t in tasks {
+        oids.push(t.await.unwrap());
+    }
+    let files: Vec<String> = {
+        let mut all = Vec::new();
+        let mut uri = "/api/models/alice/m/tree/main?recursive=true".to_string();
+        loop {
+            let r = hub.get(&uri, None).await;
+            all.extend(
+                r.json()
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["path"].as_str().unwrap().to_string()),
+            );
+            let link = r.header("link").to_string();
+            if link.is_empty() {
+                break;
+            }
+            uri = link
+                .trim_start_matches("<http://hub.test")
+                .split('>')
+                .next()
+                .unwrap()
+                .to_string();
+        }
+        all
+    };
+    for i in 0..16 {
+        assert!(
+            files.contains(&format!("f{i}.txt")),
+            "f{i}.txt lost: {files:?}"
+        );
+    }
+    let mut history = Vec::new();
+    let mut uri = "/api/models/alice/m/commits/main".to_string();
+    loop {
+        let r = hub.get(&uri, None).await;
+        history.extend(
+            r.json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_string()),
+        );
+        let link = r.header("link").to_string();
+        if link.is_empty() {
+            break;
+        }
+        uri = link
+            .trim_start_matches("<http://hub.test")
+            .split('>')
+            .next()
+            .unwrap()
+            .to_string();
+    }
+    assert_eq!(history.len(), 17, "16 commits and the initial one");
+    for oid in &oids {
+        assert!(history.contains(oid));
+    }
+}
+
+fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_tree_and_blob_ids_are_the_ones_git_computes() {
+    let hub = Hub::new().await;
+    let alice = hub.user("alice").await;
+    hub.create_repo(&alice, "m", false).await;
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("config.json", b"{\"a\": 1}\n".to_vec()),
+        ("a/b/c.txt", b"deep".to_vec()),
+        ("a.txt", b"sorted before a/".to_vec()),
+        ("a-b/x", b"dash".to_vec()),
+        ("empty", Vec::new()),
+        ("weights.safetensors", vec![1u8; 2000]),
+    ];
+    let mut lines = vec![
+        json!({"key": "header", "value": {"summary": "Add files", "description": "With a body.\n\nTwo paragraphs."}}),
+    ];
+    lines.extend(files.iter().map(|(p, c)| file_line(p, c)));
+    let r = hub.commit("alice/m", &alice, &lines).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let oid = r.json()["commitOid"].as_str().unwrap().to_string();
+    let info = hub.get("/api/models/alice/m?blobs=true", None).await.json();
+
+    // Rebuild the same history with git itself: the initial commit, then ours.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    git(d, &["init", "-q", "-b", "main"], &[]);
+    let write = |p: &str, c: &[u8]| {
+        let path = d.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, c).unwrap();
+    };
+    let gitattributes = hub
+        .get("/alice/m/resolve/main/.gitattributes", None)
+        .await
+        .body;
+    write(".gitattributes", &gitattributes);
+    let commits = hub
+        .get("/api/models/alice/m/commits/main", None)
+        .await
+        .json();
+    let initial = commits.as_array().unwrap().last().unwrap();
+    let date = |c: &Value| {
+        let s = c["date"].as_str().unwrap();
+        let t =
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
+        format!("@{} +0000", t.unix_timestamp())
+    };
+    let env = |name: &str, email: &str, when: &str| -> Vec<(String, String)> {
+        vec![
+            ("GIT_AUTHOR_NAME".into(), name.into()),
+            ("GIT_AUTHOR_EMAIL".into(), email.into()),
+            ("GIT_AUTHOR_DATE".into(), when.into()),
+            ("GIT_COMMITTER_NAME".into(), name.into()),
+            ("GIT_COMMITTER_EMAIL".into(), email.into()),
+            ("GIT_COMMITTER_DATE".into(), when.into()),
+        ]
+    };
+    let e = env("system", "system@weighhouse.invalid", &date(initial));
+    let e: Vec<(&str, &str)> = e.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    git(d, &["add", "-A"], &[]);
+    git(
+        d,
+        &[
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-q",
+            "--cleanup=verbatim",
+            "-m",
+            "initial commit\n",
+        ],
+        &e,
+    );
+    assert_eq!(
+        git(d, &["rev-parse", "HEAD"], &[]),
+        initial["id"].as_str().unwrap()
+    );
+
+    for (p, c) in &files {
+        let sibling = info["siblings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["rfilename"] == *p)
+            .unwrap();
+        if sibling.get("lfs").is_some() {
+            // LFS files are pointer files in git.
+            let sha = hex::encode(sha2::Sha256::digest(c));
+            write(
+                p,
+                format!(
+                    "version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {}\n",
+                    c.len()
+                )
+                .as_bytes(),
+            );
+            assert_eq!(sibling["lfs"]["sha256"], sha.as_str());
+        } else {
+            write(p, c);
+        }
+    }
+    let e = env(
+        "alice",
+        "alice@users.weighhouse.invalid",
+        &date(&commits[0]),
+    );
+    let e: Vec<(&str, &str)> = e.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    git(d, &["add", "-A"], &[]);
+    git(
+        d,
+        &[
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-q",
+            "--cleanup=verbatim",
+            "-m",
+            "Add files\n\nWith a body.\n\nTwo paragraphs.\n",
+        ],
+        &e,
+    );
+    for (p, _) in &files {
+        let sibling = info["siblings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["rfilename"] == *p)
+            .unwrap();
+        assert_eq!(
+            git(d, &["rev-parse", &format!("HEAD:{p}")], &[]),
+            sibling["blobId"].as_str().unwrap(),
+            "{p}"
+        );
+    }
+    let found = hub
+        .post_json(
+            "/api/models/alice/m/paths-info/main",
+            None,
+            json!({"paths": ["a", "missing"]}),
+        )
+        .await
+        .json();
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    let folder = &found[0];
+    assert_eq!(folder["type"], "directory");
+    assert_eq!(
+        git(d, &["rev-parse", "HEAD:a"], &[]),
+        folder["oid"].as_str().unwrap()
+    );
+    assert_eq!(
+        git(d, &["rev-parse", "HEAD"], &[]),
+        oid,
+        "commit ids match git's"
+    );
+}
