@@ -7,7 +7,11 @@ use libfuzzer_sys::fuzz_target;
 use weighhouse_formats::{Checkpoint, Limits, keras};
 
 fuzz_target!(|data: &[u8]| {
-    let parse = if data.starts_with(b"PK") { keras::parse_keras_zip } else { keras::parse_h5 };
+    let parse = if data.starts_with(b"PK") {
+        keras::parse_keras_zip
+    } else {
+        keras::parse_h5
+    };
     if let Ok(ck) = Checkpoint::from_bytes_with("fuzz", data.to_vec(), &Limits::strict(), parse) {
         for t in &ck.tensors {
             let _ = ck.tensor_bytes(t);

@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use weighhouse_formats::{Checkpoint, Limits, tf};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(ck) = Checkpoint::from_bytes_with("fuzz", data.to_vec(), &Limits::strict(), tf::parse_index) {
+    if let Ok(ck) =
+        Checkpoint::from_bytes_with("fuzz", data.to_vec(), &Limits::strict(), tf::parse_index)
+    {
         for t in &ck.tensors {
             let _ = ck.tensor_bytes(t);
         }

@@ -7,7 +7,11 @@ use libfuzzer_sys::fuzz_target;
 use weighhouse_formats::{Checkpoint, Limits, torch};
 
 fuzz_target!(|data: &[u8]| {
-    let parse = if data.starts_with(b"PK") { torch::parse_zip } else { torch::parse_legacy };
+    let parse = if data.starts_with(b"PK") {
+        torch::parse_zip
+    } else {
+        torch::parse_legacy
+    };
     if let Ok(ck) = Checkpoint::from_bytes_with("fuzz", data.to_vec(), &Limits::strict(), parse) {
         for t in &ck.tensors {
             let _ = ck.tensor_bytes(t);

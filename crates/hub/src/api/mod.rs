@@ -23,6 +23,68 @@ use serde::de::DeserializeOwned;
 
 pub use error::{ApiError, ApiResult};
 
+/// The parsers of client input, for tests and fuzzing.
+pub mod parsers {
+    pub use super::read::front_matter;
+    pub use super::resolve::{Range, parse_range};
+    pub use super::write::{Attributes, Decoded, LFS_THRESHOLD, decode_line, wants_lfs};
+
+    /// Run one parser on fuzz input (the first byte picks it) and check what it accepts: paths of
+    /// accepted lines are valid, ranges lie inside the file, empty files never go to LFS.
+    /// Panics on a violation; used by the `hub_input` fuzz target and its corpus replay test.
+    pub fn exercise(data: &[u8]) {
+        let Some((&which, rest)) = data.split_first() else {
+            return;
+        };
+        match which % 4 {
+            0 => {
+                if let Ok(Some(d)) = decode_line(rest, 1) {
+                    match d {
+                        Decoded::File { path, .. }
+                        | Decoded::Lfs { path, .. }
+                        | Decoded::Delete(path)
+                        | Decoded::DeleteFolder(path) => {
+                            assert!(
+                                crate::git::check_path(&path).is_ok(),
+                                "accepted a bad path {path:?}"
+                            );
+                        }
+                        Decoded::Header { summary, .. } => assert!(!summary.trim().is_empty()),
+                    }
+                }
+            }
+            1 => {
+                let (size, header) = rest.split_at(rest.len().min(8));
+                let mut b = [0u8; 8];
+                b[..size.len()].copy_from_slice(size);
+                let size = u64::from_le_bytes(b);
+                if let Ok(h) = std::str::from_utf8(header)
+                    && let Range::Part(a, z) = parse_range(Some(h), size)
+                {
+                    assert!(
+                        a <= z && z < size,
+                        "range {a}-{z} outside a file of {size} bytes"
+                    );
+                }
+            }
+            2 => {
+                if let Ok(text) = std::str::from_utf8(rest) {
+                    let _ = front_matter(text);
+                }
+            }
+            _ => {
+                if let Ok(text) = std::str::from_utf8(rest) {
+                    let (attrs, path) =
+                        text.split_once('\n').unwrap_or((text, "model.safetensors"));
+                    let a = Attributes::parse(attrs);
+                    let _ = a.is_lfs(path);
+                    assert!(!wants_lfs(&a, path, 0, b"\0"), "empty files are never LFS");
+                }
+            }
+        }
+    }
+}
+
 use crate::auth::{self, Caller, Role};
 use crate::repo::{self, Repo, RepoKind, SnapshotCache};
 use crate::{Config, db::Db};

@@ -55,7 +55,7 @@ fn folder_json(path: &str, oid: &str) -> Value {
 }
 
 /// Parse the YAML front matter of a model card.
-pub(crate) fn front_matter(text: &str) -> Result<Option<Value>, String> {
+pub fn front_matter(text: &str) -> Result<Option<Value>, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let Some(rest) = text
         .strip_prefix("---\n")

@@ -11,7 +11,7 @@ use crate::repo::RepoKind;
 
 /// A parsed `Range` header, relative to a file of `size` bytes.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Range {
+pub enum Range {
     /// No range, or one we answer with the whole file (several ranges, or an unknown unit).
     Full,
     /// Bytes `start..=end`.
@@ -20,7 +20,8 @@ pub(crate) enum Range {
     Unsatisfiable,
 }
 
-pub(crate) fn parse_range(value: Option<&str>, size: u64) -> Range {
+/// Parse a `Range` header for a file of `size` bytes.
+pub fn parse_range(value: Option<&str>, size: u64) -> Range {
     let Some(v) = value else { return Range::Full };
     let Some(spec) = v.trim().strip_prefix("bytes=") else {
         return Range::Full;

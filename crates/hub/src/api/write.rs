@@ -21,7 +21,7 @@ use crate::repo::{self, Change, CommitError, CommitInfo, Repo, RepoKind};
 use weighhouse_store::Sha256;
 
 /// Files at least this large go to LFS whatever their name (HF's rule: 10 MB).
-pub(crate) const LFS_THRESHOLD: u64 = 10_000_000;
+pub const LFS_THRESHOLD: u64 = 10_000_000;
 /// Longest NDJSON line (an inline base64 file of 64 MiB fits).
 const MAX_LINE: usize = 96 << 20;
 /// Most operations in one commit.
@@ -46,12 +46,13 @@ pub(crate) async fn validate_yaml(body: Body) -> ApiResult {
 
 /// The LFS patterns of a `.gitattributes` file, in order; the last match decides.
 #[derive(Debug, Default)]
-pub(crate) struct Attributes {
+pub struct Attributes {
     rules: Vec<(GlobMatcher, bool, bool)>,
 }
 
 impl Attributes {
-    pub(crate) fn parse(text: &str) -> Self {
+    /// Parse `.gitattributes` text.
+    pub fn parse(text: &str) -> Self {
         let mut rules = Vec::new();
         for line in text.lines() {
             let line = line.trim();
@@ -78,7 +79,8 @@ impl Attributes {
         Self { rules }
     }
 
-    pub(crate) fn is_lfs(&self, path: &str) -> bool {
+    /// Whether `path` is stored with LFS.
+    pub fn is_lfs(&self, path: &str) -> bool {
         let base = path.rsplit('/').next().unwrap_or(path);
         let mut result = false;
         for (m, anchored, lfs) in &self.rules {
@@ -97,7 +99,7 @@ impl Attributes {
 
 /// Whether a file goes to LFS: its name matches `.gitattributes`, it is large, or it is binary.
 /// Empty files never do (the clients commit them as regular files).
-pub(crate) fn wants_lfs(attrs: &Attributes, path: &str, size: u64, sample: &[u8]) -> bool {
+pub fn wants_lfs(attrs: &Attributes, path: &str, size: u64, sample: &[u8]) -> bool {
     size > 0 && (attrs.is_lfs(path) || size >= LFS_THRESHOLD || sample.contains(&0))
 }
 
@@ -238,12 +240,6 @@ struct Header {
     parent_commit: Option<String>,
 }
 
-fn field<'a>(v: &'a Value, key: &str, line: usize) -> ApiResult<&'a str> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request(format!("Line {line}: missing string field {key:?}")))
-}
-
 async fn record_blob(ctx: &Ctx, sha: &Sha256, size: u64) -> ApiResult<()> {
     let mut tx = db::write(&ctx.app.db).await?;
     sqlx::query("INSERT OR IGNORE INTO blobs (sha256, size, created_at) VALUES (?, ?, ?)")
@@ -256,6 +252,112 @@ async fn record_blob(ctx: &Ctx, sha: &Sha256, size: u64) -> ApiResult<()> {
     Ok(())
 }
 
+/// One decoded NDJSON line of a commit, before anything is stored.
+#[derive(Debug)]
+pub enum Decoded {
+    /// The header: title, description, expected parent.
+    Header {
+        /// Title.
+        summary: String,
+        /// Description.
+        description: String,
+        /// Expected parent commit.
+        parent: Option<String>,
+    },
+    /// A regular file with its content.
+    File {
+        /// Path.
+        path: String,
+        /// Decoded content.
+        content: Vec<u8>,
+    },
+    /// An LFS file by digest.
+    Lfs {
+        /// Path.
+        path: String,
+        /// Content digest.
+        sha: Sha256,
+        /// Announced size, if any.
+        size: Option<u64>,
+    },
+    /// A file to delete.
+    Delete(String),
+    /// A folder to delete.
+    DeleteFolder(String),
+}
+
+/// Decode and check one line (`n` counts from 1). `None` for a blank line. Every path is checked.
+pub fn decode_line(line: &[u8], n: usize) -> Result<Option<Decoded>, String> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let l: Line = serde_json::from_slice(line)
+        .map_err(|e| format!("Line {n} is not a valid JSON object: {e}"))?;
+    let v = &l.value;
+    let field = |key: &str| -> Result<&str, String> {
+        v.get(key)
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("Line {n}: missing string field {key:?}"))
+    };
+    let path = |key: &str| -> Result<String, String> {
+        let p = field(key)?;
+        git::check_path(p)?;
+        Ok(p.to_string())
+    };
+    let decoded = match l.key.as_str() {
+        "header" => {
+            let h: Header = serde_json::from_value(v.clone())
+                .map_err(|e| format!("Invalid commit header: {e}"))?;
+            if h.summary.trim().is_empty() {
+                return Err("The commit summary (title) must not be empty".into());
+            }
+            Decoded::Header {
+                summary: h.summary,
+                description: h.description,
+                parent: h.parent_commit,
+            }
+        }
+        "file" => {
+            let path = path("path")?;
+            let encoding = v
+                .get("encoding")
+                .and_then(Value::as_str)
+                .unwrap_or("base64");
+            if encoding != "base64" {
+                return Err(format!("Line {n}: unsupported encoding {encoding:?}"));
+            }
+            let content = base64::engine::general_purpose::STANDARD
+                .decode(field("content")?.as_bytes())
+                .map_err(|e| format!("Line {n}: content is not valid base64: {e}"))?;
+            Decoded::File { path, content }
+        }
+        "lfsFile" => {
+            let path = path("path")?;
+            if let Some(algo) = v.get("algo").and_then(Value::as_str)
+                && algo != "sha256"
+            {
+                return Err(format!("Line {n}: unsupported LFS hash algorithm {algo:?}"));
+            }
+            let sha: Sha256 = field("oid")?
+                .parse()
+                .map_err(|e| format!("Line {n}: {e}"))?;
+            Decoded::Lfs {
+                path,
+                sha,
+                size: v.get("size").and_then(Value::as_u64),
+            }
+        }
+        "deletedFile" => Decoded::Delete(path("path")?),
+        "deletedFolder" => {
+            let p = field("path")?.trim_end_matches('/');
+            git::check_path(p)?;
+            Decoded::DeleteFolder(p.to_string())
+        }
+        other => return Err(format!("Line {n}: unknown operation {other:?}")),
+    };
+    Ok(Some(decoded))
+}
+
 async fn parse_line(
     ctx: &Ctx,
     line: &[u8],
@@ -263,55 +365,38 @@ async fn parse_line(
     header: &mut Option<Header>,
     ops: &mut Vec<Op>,
 ) -> ApiResult<()> {
-    if line.iter().all(u8::is_ascii_whitespace) {
+    let Some(decoded) = decode_line(line, n).map_err(ApiError::bad_request)? else {
         return Ok(());
-    }
-    let l: Line = serde_json::from_slice(line)
-        .map_err(|e| ApiError::bad_request(format!("Line {n} is not a valid JSON object: {e}")))?;
-    if header.is_none() && l.key != "header" {
+    };
+    let is_header = matches!(decoded, Decoded::Header { .. });
+    if header.is_none() && !is_header {
         return Err(ApiError::bad_request(
             "The first line of a commit must be its header",
         ));
+    }
+    if header.is_some() && is_header {
+        return Err(ApiError::bad_request(format!(
+            "Line {n}: a commit has one header"
+        )));
     }
     if ops.len() >= MAX_OPS {
         return Err(ApiError::bad_request(format!(
             "At most {MAX_OPS} operations per commit"
         )));
     }
-    let v = &l.value;
-    match l.key.as_str() {
-        "header" if header.is_none() => {
-            let h: Header = serde_json::from_value(v.clone())
-                .map_err(|e| ApiError::bad_request(format!("Invalid commit header: {e}")))?;
-            if h.summary.trim().is_empty() {
-                return Err(ApiError::bad_request(
-                    "The commit summary (title) must not be empty",
-                ));
-            }
-            *header = Some(h);
+    match decoded {
+        Decoded::Header {
+            summary,
+            description,
+            parent,
+        } => {
+            *header = Some(Header {
+                summary,
+                description,
+                parent_commit: parent,
+            });
         }
-        "header" => {
-            return Err(ApiError::bad_request(format!(
-                "Line {n}: a commit has one header"
-            )));
-        }
-        "file" => {
-            let path = field(v, "path", n)?.to_string();
-            git::check_path(&path).map_err(ApiError::bad_request)?;
-            let encoding = v
-                .get("encoding")
-                .and_then(Value::as_str)
-                .unwrap_or("base64");
-            if encoding != "base64" {
-                return Err(ApiError::bad_request(format!(
-                    "Line {n}: unsupported encoding {encoding:?}"
-                )));
-            }
-            let content = base64::engine::general_purpose::STANDARD
-                .decode(field(v, "content", n)?.as_bytes())
-                .map_err(|e| {
-                    ApiError::bad_request(format!("Line {n}: content is not valid base64: {e}"))
-                })?;
+        Decoded::File { path, content } => {
             let size = content.len() as u64;
             let sample = content[..content.len().min(512)].to_vec();
             let content_oid = git::blob_id(&content);
@@ -325,26 +410,13 @@ async fn parse_line(
                 content_oid,
             });
         }
-        "lfsFile" => {
-            let path = field(v, "path", n)?.to_string();
-            git::check_path(&path).map_err(ApiError::bad_request)?;
-            if let Some(algo) = v.get("algo").and_then(Value::as_str)
-                && algo != "sha256"
-            {
-                return Err(ApiError::bad_request(format!(
-                    "Line {n}: unsupported LFS hash algorithm {algo:?}"
-                )));
-            }
-            let oid = field(v, "oid", n)?;
-            let sha: Sha256 = oid
-                .parse()
-                .map_err(|e| ApiError::bad_request(format!("Line {n}: {e}")))?;
+        Decoded::Lfs { path, sha, size } => {
             let Some(stored) = ctx.app.store.size(&sha).await? else {
                 return Err(ApiError::bad_request(format!(
                     "LFS object {sha} for {path:?} was never uploaded (or its upload did not complete); upload it through the LFS batch API first"
                 )));
             };
-            if let Some(size) = v.get("size").and_then(Value::as_u64)
+            if let Some(size) = size
                 && size != stored
             {
                 return Err(ApiError::bad_request(format!(
@@ -357,21 +429,8 @@ async fn parse_line(
                 size: stored,
             });
         }
-        "deletedFile" => {
-            let path = field(v, "path", n)?.to_string();
-            git::check_path(&path).map_err(ApiError::bad_request)?;
-            ops.push(Op::Delete(path));
-        }
-        "deletedFolder" => {
-            let path = field(v, "path", n)?.trim_end_matches('/').to_string();
-            git::check_path(&path).map_err(ApiError::bad_request)?;
-            ops.push(Op::DeleteFolder(path));
-        }
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "Line {n}: unknown operation {other:?}"
-            )));
-        }
+        Decoded::Delete(p) => ops.push(Op::Delete(p)),
+        Decoded::DeleteFolder(p) => ops.push(Op::DeleteFolder(p)),
     }
     Ok(())
 }
