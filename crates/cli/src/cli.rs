@@ -168,9 +168,9 @@ pub enum AuditCommand {
         /// Only entries after this id.
         #[arg(long, default_value_t = 0)]
         since: i64,
-        /// At most this many entries.
-        #[arg(long, default_value_t = 1000)]
-        limit: i64,
+        /// At most this many entries (all by default).
+        #[arg(long)]
+        limit: Option<i64>,
     },
     /// Check that no entry was altered or removed (each entry hashes the previous one).
     Verify,

@@ -764,3 +764,44 @@ async fn commit_tree_and_blob_ids_are_the_ones_git_computes() {
         "commit ids match git's"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_shows_only_what_the_caller_may_see() {
+    let hub = Hub::new().await;
+    let alice = hub.user("alice").await;
+    let bob = hub.user("bob").await;
+    hub.create_repo(&alice, "pub-a", false).await;
+    hub.create_repo(&alice, "priv-a", true).await;
+    hub.create_repo(&bob, "pub-b", false).await;
+    let ids = |r: Resp| -> Vec<String> {
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let anon = ids(hub.get("/api/models", None).await);
+    assert_eq!(anon.len(), 2);
+    assert!(!anon.contains(&"alice/priv-a".to_string()));
+    assert!(ids(hub.get("/api/models", Some(&alice)).await).contains(&"alice/priv-a".to_string()));
+    assert!(!ids(hub.get("/api/models", Some(&bob)).await).contains(&"alice/priv-a".to_string()));
+    assert_eq!(
+        ids(hub.get("/api/models?author=bob", None).await),
+        vec!["bob/pub-b"]
+    );
+    assert_eq!(
+        ids(hub.get("/api/models?search=PUB-A", None).await),
+        vec!["alice/pub-a"]
+    );
+    let first = hub.get("/api/models?limit=1", Some(&alice)).await;
+    assert!(first.header("link").contains("cursor=1"));
+    assert!(
+        hub.get("/api/datasets", None)
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

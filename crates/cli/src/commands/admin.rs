@@ -80,7 +80,7 @@ async fn run_async(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitCod
             ));
         }
         AdminCommand::Audit(AuditCommand::List { json, since, limit }) => {
-            let entries = admin::audit_list(&db, since, limit).await?;
+            let entries = admin::audit_list(&db, since, limit.unwrap_or(i64::MAX)).await?;
             if json {
                 printer.data(&serde_json::to_string_pretty(&entries)?)?;
             } else {

@@ -325,6 +325,9 @@ async fn route(app: Arc<App>, req: Request) -> ApiResult {
         )
         .into_response()),
         ["api", "health"] => Ok(axum::Json(serde_json::json!({"status": "ok"})).into_response()),
+        ["api", kind] if m == Method::GET && RepoKind::from_plural(kind).is_some() => {
+            read::list(&ctx, RepoKind::from_plural(kind).expect("checked")).await
+        }
         ["api", kind, ns, name, rest @ ..] if RepoKind::from_plural(kind).is_some() => {
             let kind = RepoKind::from_plural(kind).expect("checked");
             repo_api(&ctx, m, kind, ns, name, rest, body).await

@@ -22,6 +22,104 @@ pub(crate) fn home(ctx: &Ctx) -> Response {
     .into_response()
 }
 
+/// `GET /api/models` (and datasets, spaces): the repositories the caller may see, most recently
+/// updated first, filtered by `author` and `search` (a substring of the id), `limit` at a time.
+pub(crate) async fn list(ctx: &Ctx, kind: RepoKind) -> ApiResult {
+    use sqlx::Row;
+    let author = ctx.q("author").map(str::to_ascii_lowercase);
+    let search = ctx.q("search").map(str::to_ascii_lowercase);
+    let limit: usize = ctx
+        .q("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(1000)
+        .clamp(1, 1000);
+    let offset: usize = ctx.q("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let rows = sqlx::query(
+        "SELECT r.id, r.namespace, r.name, r.private, r.created_at, r.updated_at, f.target
+         FROM repos r LEFT JOIN refs f ON f.repo_id = r.id AND f.name = 'refs/heads/main'
+         WHERE r.kind = ? ORDER BY r.updated_at DESC, r.id DESC",
+    )
+    .bind(kind.singular())
+    .fetch_all(&ctx.app.db)
+    .await?;
+    let mut roles: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    let mut skipped = 0usize;
+    let mut more = false;
+    for r in rows {
+        let ns: String = r.get(1);
+        let name: String = r.get(2);
+        let id = format!("{ns}/{name}");
+        if author
+            .as_ref()
+            .is_some_and(|a| ns.to_ascii_lowercase() != *a)
+            || search
+                .as_ref()
+                .is_some_and(|s| !id.to_ascii_lowercase().contains(s.as_str()))
+        {
+            continue;
+        }
+        if r.get::<i64, _>(3) != 0 {
+            let key = ns.to_ascii_lowercase();
+            let visible = match roles.get(&key) {
+                Some(v) => *v,
+                None => {
+                    let v = crate::auth::role_on(&ctx.app.db, ctx.caller.as_ref(), &ns)
+                        .await?
+                        .is_some();
+                    roles.insert(key, v);
+                    v
+                }
+            };
+            if !visible {
+                continue;
+            }
+        }
+        if skipped < offset {
+            skipped += 1;
+            continue;
+        }
+        if out.len() == limit {
+            more = true;
+            break;
+        }
+        let mut v = json!({
+            "_id": format!("{}-{}", kind.singular(), r.get::<i64, _>(0)),
+            "id": id,
+            "author": ns,
+            "sha": r.get::<Option<String>, _>(6),
+            "private": r.get::<i64, _>(3) != 0,
+            "createdAt": db::iso_ms(r.get(4)),
+            "lastModified": db::iso_ms(r.get(5)),
+            "downloads": 0,
+            "likes": 0,
+            "tags": [],
+        });
+        if kind == RepoKind::Model {
+            v["modelId"] = v["id"].clone();
+        }
+        out.push(v);
+    }
+    let mut resp = axum::Json(out).into_response();
+    if more {
+        let mut query: Vec<(String, String)> = ctx
+            .query
+            .iter()
+            .filter(|(k, _)| k != "cursor")
+            .cloned()
+            .collect();
+        query.push(("cursor".into(), (offset + limit).to_string()));
+        let qs = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query)
+            .finish();
+        let url = format!("{}/api/{}?{qs}", ctx.base, kind.plural());
+        if let Ok(v) = HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")) {
+            resp.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(resp)
+}
+
 /// Resolve `rev` in `repo` to a commit and its files.
 pub(crate) async fn at_rev(
     ctx: &Ctx,
