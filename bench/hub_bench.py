@@ -14,7 +14,7 @@
   is measured the same way for reference.
 
 usage: bench/hub_bench.py [--size 2GiB] [--runs 3] [--duration 30] [--wh PATH] [--out bench/out/hub]
-                          [--skip-upload] [--skip-download] [--skip-ranges] [--skip-wrk]
+                          [--hub-arg=--no-fsync] [--skip-upload] [--skip-download] [--skip-ranges] [--skip-wrk]
                           [--skip-nginx-wrk] [--json]
 
 Needs curl, nginx and wrk (installed with apt-get when missing and running as root).
@@ -179,11 +179,11 @@ def tail(path, n=20):
         return ""
 
 
-def start_hub(wh, data, logdir, timeout=120):
+def start_hub(wh, data, logdir, extra=(), timeout=120):
     out_log = os.path.join(logdir, "hub.stdout.log")
     err_log = os.path.join(logdir, "hub.stderr.log")
     err = open(err_log, "wb")
-    proc = subprocess.Popen([wh, "serve", "--data", data, "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen([wh, "serve", "--data", data, "--listen", "127.0.0.1:0", *extra], stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
     err.close()
     lines = queue.Queue()
 
@@ -520,6 +520,7 @@ def main():
     ap.add_argument("--connections", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     ap.add_argument("--parts", type=int, default=4, help="parallel range requests (default 4)")
+    ap.add_argument("--hub-arg", action="append", default=[], metavar="ARG", help="extra argument to wh serve, repeatable (e.g. --hub-arg=--no-fsync)")
     ap.add_argument("--out", default=os.path.join(HERE, "out", "hub"), help="work folder (default bench/out/hub)")
     ap.add_argument("--skip-upload", action="store_true", help="reuse the data folder, token and file of the previous run")
     ap.add_argument("--skip-download", action="store_true")
@@ -581,9 +582,10 @@ def main():
                 shutil.rmtree(data)
             os.makedirs(data)
             token = create_user(a.wh, data)
-        hub, base = start_hub(a.wh, data, out)
+        hub, base = start_hub(a.wh, data, out, a.hub_arg)
         servers.append(hub)
-        say(f"hub: {base}")
+        say(f"hub: {base}" + (f" (wh serve {' '.join(a.hub_arg)})" if a.hub_arg else ""))
+        summary["hub_args"] = a.hub_arg
         if not a.skip_upload:
             wall, curl_t = upload(base, token, src, oid, size, out)
             with open(state_path, "w") as f:
