@@ -5,6 +5,7 @@
 #![allow(unsafe_code)]
 
 use std::fs::File;
+use std::io::Read as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,6 +19,8 @@ use crate::{Sha256, StoreError, relative_key};
 
 /// Body chunk size: large chunks keep the per-chunk overhead of the server small.
 const CHUNK: u64 = 4 << 20;
+/// Blobs up to this size are read, not mapped.
+const SMALL: u64 = 256 << 10;
 
 #[derive(Debug)]
 pub(crate) struct LocalBlobs {
@@ -71,8 +74,22 @@ impl LocalBlobs {
             Err(e) => return Err(e.into()),
         };
         let len = file.metadata()?.len();
-        if len == 0 {
-            return Ok(LocalBlob { map: None, len });
+        if len <= SMALL {
+            // Small files: one read is cheaper than setting up and tearing down a mapping.
+            let mut data = Vec::with_capacity(len as usize);
+            std::io::Read::read_to_end(&mut (&file).take(len), &mut data)?;
+            if data.len() as u64 != len {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "blob shorter than its size",
+                )
+                .into());
+            }
+            return Ok(LocalBlob {
+                map: None,
+                small: Bytes::from(data),
+                len,
+            });
         }
         // SAFETY: blobs are immutable once published: they are written only through a staging
         // file that is renamed into place, never opened for writing again, and removed only by
@@ -82,6 +99,7 @@ impl LocalBlobs {
         let _ = map.advise(Advice::Sequential);
         Ok(LocalBlob {
             map: Some(Arc::new(map)),
+            small: Bytes::new(),
             len,
         })
     }
@@ -99,6 +117,7 @@ impl LocalBlobs {
 #[derive(Debug)]
 pub(crate) struct LocalBlob {
     map: Option<Arc<Mmap>>,
+    small: Bytes,
     len: u64,
 }
 
@@ -125,14 +144,18 @@ impl LocalBlob {
     ) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
         let end = range.end.min(self.len);
         let map = self.map;
+        let small = self.small;
         futures_util::stream::unfold(range.start, move |pos| {
             let map = map.clone();
+            let small = small.clone();
             async move {
                 if pos >= end {
                     return None;
                 }
-                let map = map?;
                 let next = (pos + CHUNK).min(end);
+                let Some(map) = map else {
+                    return Some((Ok(small.slice(pos as usize..next as usize)), next));
+                };
                 let slice = MapSlice {
                     map,
                     range: pos as usize..next as usize,
