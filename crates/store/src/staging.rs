@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -13,21 +13,20 @@ use tokio::task::JoinHandle;
 
 use crate::{Result, Sha256, StoreError};
 
-/// Chunks in flight between the network and the hashing and writing threads.
-const PIPELINE_DEPTH: usize = 16;
+/// Chunks in flight between the network and the staging thread.
+const PIPELINE_DEPTH: usize = 32;
 
-/// A streaming upload. The body is hashed on one thread and written on another while the caller
-/// keeps receiving, so the three overlap. Dropping it (an aborted upload) deletes the file.
+/// A streaming upload. The body is hashed and written on a thread of its own while the caller
+/// keeps receiving, so receiving, hashing and the disk's writes overlap. Dropping it (an aborted
+/// upload) deletes the file.
 #[derive(Debug)]
 pub struct Staging {
     path: PathBuf,
     expected: Option<Sha256>,
     expected_size: Option<u64>,
     received: u64,
-    to_hasher: Option<mpsc::Sender<Bytes>>,
-    to_writer: Option<mpsc::Sender<Bytes>>,
-    hasher: Option<JoinHandle<Sha256>>,
-    writer: Option<JoinHandle<std::io::Result<()>>>,
+    to_worker: Option<mpsc::Sender<Bytes>>,
+    worker: Option<JoinHandle<std::io::Result<Sha256>>>,
 }
 
 /// A staging file whose size and digest are known to be right. Dropping it deletes the file;
@@ -56,6 +55,109 @@ impl Drop for Verified {
     }
 }
 
+/// Uploads at least this large are written with direct I/O.
+const DIRECT_MIN: u64 = 8 << 20;
+/// Direct I/O block: offsets, lengths and buffer addresses are multiples of this.
+const ALIGN: usize = 4096;
+/// Bytes gathered before each direct write.
+const DIRECT_BLOCK: usize = 4 << 20;
+
+/// A buffer whose usable part starts at an address aligned for direct I/O.
+struct Aligned {
+    raw: Vec<u8>,
+    start: usize,
+}
+
+impl Aligned {
+    fn new() -> Self {
+        let raw = vec![0u8; DIRECT_BLOCK + ALIGN];
+        let start = raw.as_ptr().align_offset(ALIGN);
+        Self { raw, start }
+    }
+
+    fn block(&mut self) -> &mut [u8] {
+        &mut self.raw[self.start..self.start + DIRECT_BLOCK]
+    }
+}
+
+/// Hash the chunks from `rx` and write them with direct I/O in aligned blocks. This thread hashes
+/// and gathers chunks into blocks while two others write full blocks at their offsets, so hashing
+/// and the device's writes overlap. The last partial block, which direct I/O cannot write, goes through
+/// `buffered` (another handle on the same file).
+fn write_direct(
+    rx: &mut mpsc::Receiver<Bytes>,
+    hasher: &mut sha2::Sha256,
+    direct: &File,
+    buffered: &File,
+) -> std::io::Result<()> {
+    const WRITERS: usize = 2;
+    let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<(Aligned, u64)>(WRITERS);
+    let job_rx = std::sync::Mutex::new(job_rx);
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Aligned>();
+    for _ in 0..WRITERS + 2 {
+        free_tx.send(Aligned::new()).expect("receiver alive");
+    }
+    let failure: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| -> std::io::Result<()> {
+        for _ in 0..WRITERS {
+            let free_tx = free_tx.clone();
+            let (job_rx, failure) = (&job_rx, &failure);
+            scope.spawn(move || {
+                loop {
+                    let job = job_rx.lock().expect("job lock").recv();
+                    let Ok((mut buf, pos)) = job else { break };
+                    if let Err(e) = direct.write_all_at(buf.block(), pos) {
+                        failure.lock().expect("failure lock").get_or_insert(e);
+                    }
+                    if free_tx.send(buf).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(free_tx);
+        let mut current = free_rx.recv().map_err(std::io::Error::other)?;
+        let mut fill = 0usize;
+        let mut pos = 0u64;
+        while let Some(chunk) = rx.blocking_recv() {
+            // Hash, then copy while the chunk is still in the cache.
+            hasher.update(&chunk);
+            let mut data = &chunk[..];
+            while !data.is_empty() {
+                let n = (DIRECT_BLOCK - fill).min(data.len());
+                current.block()[fill..fill + n].copy_from_slice(&data[..n]);
+                fill += n;
+                data = &data[n..];
+                if fill == DIRECT_BLOCK {
+                    let next = free_rx.recv().map_err(std::io::Error::other)?;
+                    job_tx
+                        .send((std::mem::replace(&mut current, next), pos))
+                        .map_err(std::io::Error::other)?;
+                    pos += DIRECT_BLOCK as u64;
+                    fill = 0;
+                }
+            }
+            if failure.lock().expect("failure lock").is_some() {
+                break;
+            }
+        }
+        drop(job_tx);
+        let aligned = fill / ALIGN * ALIGN;
+        if aligned > 0 {
+            direct.write_all_at(&current.block()[..aligned], pos)?;
+            pos += aligned as u64;
+        }
+        if fill > aligned {
+            buffered.write_all_at(&current.block()[aligned..fill], pos)?;
+        }
+        Ok(())
+    })?;
+    match failure.into_inner().expect("failure lock") {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 impl Staging {
     pub(crate) fn create(
         dir: &Path,
@@ -64,30 +166,38 @@ impl Staging {
     ) -> Result<Self> {
         let path = dir.join(format!("{}.part", uuid::Uuid::new_v4()));
         let mut file = File::options().write(true).create_new(true).open(&path)?;
-        let (to_hasher, mut hash_rx) = mpsc::channel::<Bytes>(PIPELINE_DEPTH);
-        let (to_writer, mut write_rx) = mpsc::channel::<Bytes>(PIPELINE_DEPTH);
-        let hasher = tokio::task::spawn_blocking(move || {
-            let mut hasher = sha2::Sha256::new();
-            while let Some(chunk) = hash_rx.blocking_recv() {
-                hasher.update(&chunk);
-            }
-            Sha256(hasher.finalize().into())
+        let (to_worker, mut rx) = mpsc::channel::<Bytes>(PIPELINE_DEPTH);
+        // Large uploads bypass the page cache: copying into it (and waiting for the kernel to
+        // write dirty pages back) costs more CPU than the hashing. Falls back to ordinary writes
+        // where the file system has no direct I/O.
+        let direct = expected_size.filter(|&n| n >= DIRECT_MIN).and_then(|_| {
+            File::options()
+                .write(true)
+                .custom_flags(libc::O_DIRECT)
+                .open(&path)
+                .ok()
         });
-        let writer = tokio::task::spawn_blocking(move || {
-            while let Some(chunk) = write_rx.blocking_recv() {
-                file.write_all(&chunk)?;
+        let worker = tokio::task::spawn_blocking(move || {
+            let mut hasher = sha2::Sha256::new();
+            match direct {
+                Some(direct) => write_direct(&mut rx, &mut hasher, &direct, &file)?,
+                None => {
+                    while let Some(chunk) = rx.blocking_recv() {
+                        hasher.update(&chunk);
+                        file.write_all(&chunk)?;
+                    }
+                    file.flush()?;
+                }
             }
-            file.flush()
+            Ok(Sha256(hasher.finalize().into()))
         });
         Ok(Self {
             path,
             expected,
             expected_size,
             received: 0,
-            to_hasher: Some(to_hasher),
-            to_writer: Some(to_writer),
-            hasher: Some(hasher),
-            writer: Some(writer),
+            to_worker: Some(to_worker),
+            worker: Some(worker),
         })
     }
 
@@ -104,11 +214,11 @@ impl Staging {
         {
             return Err(StoreError::TooLarge(limit));
         }
-        let (Some(h), Some(w)) = (&self.to_hasher, &self.to_writer) else {
+        let Some(to_worker) = &self.to_worker else {
             return Err(std::io::Error::other("staging file already finished").into());
         };
-        // A closed channel means the thread stopped early: the writer reports why in `finish`.
-        if h.send(chunk.clone()).await.is_err() || w.send(chunk).await.is_err() {
+        // A closed channel means the thread stopped early; its result says why.
+        if to_worker.send(chunk).await.is_err() {
             return Err(self
                 .stop()
                 .await
@@ -119,19 +229,11 @@ impl Staging {
     }
 
     async fn stop(&mut self) -> Result<Sha256> {
-        self.to_hasher.take();
-        self.to_writer.take();
-        let join = |e: tokio::task::JoinError| StoreError::Io(std::io::Error::other(e));
-        let written = match self.writer.take() {
-            Some(w) => w.await.map_err(join)?,
-            None => Ok(()),
+        self.to_worker.take();
+        let Some(worker) = self.worker.take() else {
+            return Err(std::io::Error::other("staging file already finished").into());
         };
-        let sha = match self.hasher.take() {
-            Some(h) => h.await.map_err(join)?,
-            None => return Err(std::io::Error::other("staging file already finished").into()),
-        };
-        written?;
-        Ok(sha)
+        Ok(worker.await.map_err(std::io::Error::other)??)
     }
 
     /// Finish the upload and check it against what was announced.

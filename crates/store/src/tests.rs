@@ -30,7 +30,7 @@ fn data(n: usize) -> Vec<u8> {
 async fn staged_upload_becomes_visible_only_after_verification() {
     let dir = tempfile::tempdir().unwrap();
     for store in stores(dir.path()) {
-        let body = data(9 << 20);
+        let body = data((9 << 20) + 123);
         let sha = Sha256::of(&body);
         assert_eq!(store.size(&sha).await.unwrap(), None);
         let mut staging = store.stage(Some(sha), Some(body.len() as u64)).unwrap();
