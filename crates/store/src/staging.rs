@@ -25,8 +25,9 @@ pub struct Staging {
     expected: Option<Sha256>,
     expected_size: Option<u64>,
     received: u64,
-    to_worker: Option<mpsc::Sender<Bytes>>,
+    to_worker: Option<mpsc::Sender<Msg>>,
     worker: Option<JoinHandle<std::io::Result<Sha256>>>,
+    filling: Option<Filling>,
 }
 
 /// A staging file whose size and digest are known to be right. Dropping it deletes the file;
@@ -61,8 +62,11 @@ const DIRECT_MIN: u64 = 8 << 20;
 const ALIGN: usize = 4096;
 /// Bytes gathered before each direct write.
 const DIRECT_BLOCK: usize = 4 << 20;
+/// Blocks of one direct-I/O upload (being filled, queued, hashed and written).
+const BLOCKS: usize = 6;
 
 /// A buffer whose usable part starts at an address aligned for direct I/O.
+#[derive(Debug)]
 struct Aligned {
     raw: Vec<u8>,
     start: usize,
@@ -80,82 +84,82 @@ impl Aligned {
     }
 }
 
-/// Hash the chunks from `rx` and write them with direct I/O in aligned blocks. This thread hashes
-/// and gathers chunks into blocks while two others write full blocks at their offsets, so hashing
-/// and the device's writes overlap. The last partial block, which direct I/O cannot write, goes through
-/// `buffered` (another handle on the same file).
-fn write_direct(
-    rx: &mut mpsc::Receiver<Bytes>,
+/// What the receiving side hands the staging thread.
+enum Msg {
+    /// Bytes for an ordinary (buffered) file.
+    Chunk(Bytes),
+    /// A block for direct I/O with its length: full blocks, then one last partial block.
+    Block(Aligned, usize),
+}
+
+/// Hash blocks from `rx` and have two writer threads write them with direct I/O at their
+/// offsets, so that hashing and the device's writes overlap. Blocks go back to `free` once
+/// written. A block's unaligned tail (only the last one has one), which direct I/O cannot write,
+/// goes through `buffered` (another handle on the same file).
+fn hash_and_write_direct(
+    rx: &mut mpsc::Receiver<Msg>,
     hasher: &mut sha2::Sha256,
     direct: &File,
     buffered: &File,
+    free: &mpsc::UnboundedSender<Aligned>,
 ) -> std::io::Result<()> {
     const WRITERS: usize = 2;
-    let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<(Aligned, u64)>(WRITERS);
+    let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<(Aligned, u64, usize)>(WRITERS);
     let job_rx = std::sync::Mutex::new(job_rx);
-    let (free_tx, free_rx) = std::sync::mpsc::channel::<Aligned>();
-    for _ in 0..WRITERS + 2 {
-        free_tx.send(Aligned::new()).expect("receiver alive");
-    }
     let failure: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mutex::new(None);
-    std::thread::scope(|scope| -> std::io::Result<()> {
+    std::thread::scope(|scope| {
         for _ in 0..WRITERS {
-            let free_tx = free_tx.clone();
             let (job_rx, failure) = (&job_rx, &failure);
             scope.spawn(move || {
                 loop {
                     let job = job_rx.lock().expect("job lock").recv();
-                    let Ok((mut buf, pos)) = job else { break };
-                    if let Err(e) = direct.write_all_at(buf.block(), pos) {
+                    let Ok((mut buf, pos, len)) = job else { break };
+                    let aligned = len / ALIGN * ALIGN;
+                    let block = buf.block();
+                    let mut result = direct.write_all_at(&block[..aligned], pos);
+                    if result.is_ok() && len > aligned {
+                        result = buffered.write_all_at(&block[aligned..len], pos + aligned as u64);
+                    }
+                    if let Err(e) = result {
                         failure.lock().expect("failure lock").get_or_insert(e);
                     }
-                    if free_tx.send(buf).is_err() {
-                        break;
-                    }
+                    // The receiving side may be gone (upload aborted): then the block is dropped.
+                    let _ = free.send(buf);
                 }
             });
         }
-        drop(free_tx);
-        let mut current = free_rx.recv().map_err(std::io::Error::other)?;
-        let mut fill = 0usize;
         let mut pos = 0u64;
-        while let Some(chunk) = rx.blocking_recv() {
-            // Hash, then copy while the chunk is still in the cache.
-            hasher.update(&chunk);
-            let mut data = &chunk[..];
-            while !data.is_empty() {
-                let n = (DIRECT_BLOCK - fill).min(data.len());
-                current.block()[fill..fill + n].copy_from_slice(&data[..n]);
-                fill += n;
-                data = &data[n..];
-                if fill == DIRECT_BLOCK {
-                    let next = free_rx.recv().map_err(std::io::Error::other)?;
-                    job_tx
-                        .send((std::mem::replace(&mut current, next), pos))
-                        .map_err(std::io::Error::other)?;
-                    pos += DIRECT_BLOCK as u64;
-                    fill = 0;
-                }
+        while let Some(msg) = rx.blocking_recv() {
+            let Msg::Block(mut buf, len) = msg else {
+                failure
+                    .lock()
+                    .expect("failure lock")
+                    .get_or_insert(std::io::Error::other("unexpected chunk"));
+                break;
+            };
+            hasher.update(&buf.block()[..len]);
+            if job_tx.send((buf, pos, len)).is_err() {
+                break;
             }
+            pos += len as u64;
             if failure.lock().expect("failure lock").is_some() {
                 break;
             }
         }
         drop(job_tx);
-        let aligned = fill / ALIGN * ALIGN;
-        if aligned > 0 {
-            direct.write_all_at(&current.block()[..aligned], pos)?;
-            pos += aligned as u64;
-        }
-        if fill > aligned {
-            buffered.write_all_at(&current.block()[aligned..fill], pos)?;
-        }
-        Ok(())
-    })?;
+    });
     match failure.into_inner().expect("failure lock") {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// The receiving side of a direct-I/O upload: the block being filled and the free blocks.
+#[derive(Debug)]
+struct Filling {
+    current: Option<Aligned>,
+    fill: usize,
+    free: mpsc::UnboundedReceiver<Aligned>,
 }
 
 impl Staging {
@@ -166,10 +170,11 @@ impl Staging {
     ) -> Result<Self> {
         let path = dir.join(format!("{}.part", uuid::Uuid::new_v4()));
         let mut file = File::options().write(true).create_new(true).open(&path)?;
-        let (to_worker, mut rx) = mpsc::channel::<Bytes>(PIPELINE_DEPTH);
+        let (to_worker, mut rx) = mpsc::channel::<Msg>(PIPELINE_DEPTH);
         // Large uploads bypass the page cache: copying into it (and waiting for the kernel to
-        // write dirty pages back) costs more CPU than the hashing. Falls back to ordinary writes
-        // where the file system has no direct I/O.
+        // write dirty pages back) costs more CPU than the hashing. The receiving side copies the
+        // body into aligned blocks, this thread hashes them, two more write them. Falls back to
+        // ordinary writes where the file system has no direct I/O.
         let direct = expected_size.filter(|&n| n >= DIRECT_MIN).and_then(|_| {
             File::options()
                 .write(true)
@@ -177,12 +182,32 @@ impl Staging {
                 .open(&path)
                 .ok()
         });
+        let mut filling = None;
+        let mut free_tx = None;
+        if direct.is_some() {
+            let (tx, mut free) = mpsc::unbounded_channel();
+            for _ in 0..BLOCKS {
+                tx.send(Aligned::new()).expect("receiver alive");
+            }
+            let current = free.try_recv().ok();
+            filling = Some(Filling {
+                current,
+                fill: 0,
+                free,
+            });
+            free_tx = Some(tx);
+        }
         let worker = tokio::task::spawn_blocking(move || {
             let mut hasher = sha2::Sha256::new();
-            match direct {
-                Some(direct) => write_direct(&mut rx, &mut hasher, &direct, &file)?,
-                None => {
-                    while let Some(chunk) = rx.blocking_recv() {
+            match (direct, free_tx) {
+                (Some(direct), Some(free)) => {
+                    hash_and_write_direct(&mut rx, &mut hasher, &direct, &file, &free)?
+                }
+                _ => {
+                    while let Some(msg) = rx.blocking_recv() {
+                        let Msg::Chunk(chunk) = msg else {
+                            return Err(std::io::Error::other("unexpected block"));
+                        };
                         hasher.update(&chunk);
                         file.write_all(&chunk)?;
                     }
@@ -198,6 +223,7 @@ impl Staging {
             received: 0,
             to_worker: Some(to_worker),
             worker: Some(worker),
+            filling,
         })
     }
 
@@ -214,21 +240,61 @@ impl Staging {
         {
             return Err(StoreError::TooLarge(limit));
         }
-        let Some(to_worker) = &self.to_worker else {
-            return Err(std::io::Error::other("staging file already finished").into());
-        };
-        // A closed channel means the thread stopped early; its result says why.
-        if to_worker.send(chunk).await.is_err() {
-            return Err(self
-                .stop()
-                .await
-                .err()
-                .unwrap_or_else(|| std::io::Error::other("staging writer stopped").into()));
+        if self.filling.is_some() {
+            return self.fill(&chunk).await;
+        }
+        self.send(Msg::Chunk(chunk)).await
+    }
+
+    /// Copy a chunk into aligned blocks, handing each full block to the staging thread.
+    async fn fill(&mut self, mut data: &[u8]) -> Result<()> {
+        while !data.is_empty() {
+            let f = self.filling.as_mut().expect("direct upload");
+            let Some(current) = f.current.as_mut() else {
+                return Err(self.failed().await);
+            };
+            let n = (DIRECT_BLOCK - f.fill).min(data.len());
+            current.block()[f.fill..f.fill + n].copy_from_slice(&data[..n]);
+            f.fill += n;
+            data = &data[n..];
+            if f.fill == DIRECT_BLOCK {
+                let full = f.current.take().expect("current block");
+                f.fill = 0;
+                // A free block comes back as soon as a writer is done with one.
+                f.current = f.free.recv().await;
+                self.send(Msg::Block(full, DIRECT_BLOCK)).await?;
+            }
         }
         Ok(())
     }
 
+    async fn send(&mut self, msg: Msg) -> Result<()> {
+        let Some(to_worker) = &self.to_worker else {
+            return Err(std::io::Error::other("staging file already finished").into());
+        };
+        // A closed channel means the thread stopped early; its result says why.
+        if to_worker.send(msg).await.is_err() {
+            return Err(self.failed().await);
+        }
+        Ok(())
+    }
+
+    /// The error that stopped the staging thread.
+    async fn failed(&mut self) -> StoreError {
+        self.stop()
+            .await
+            .err()
+            .unwrap_or_else(|| std::io::Error::other("staging writer stopped").into())
+    }
+
     async fn stop(&mut self) -> Result<Sha256> {
+        if let Some(mut f) = self.filling.take()
+            && f.fill > 0
+            && let (Some(block), Some(to_worker)) = (f.current.take(), &self.to_worker)
+        {
+            // On failure the thread has stopped; its result below says why.
+            let _ = to_worker.send(Msg::Block(block, f.fill)).await;
+        }
         self.to_worker.take();
         let Some(worker) = self.worker.take() else {
             return Err(std::io::Error::other("staging file already finished").into());
