@@ -653,6 +653,39 @@ def test_delete_repo(hf, hub, alice, tmp_path):
     assert alice.list_repo_files(repo) == [".gitattributes"]
 
 
+def test_settings_make_a_repo_private_and_public_again(hf, hub, alice, bob):
+    repo = "alice/toggled"
+    alice.create_repo(repo)
+    alice.upload_file(path_or_fileobj=b"visible?\n", path_in_repo="x.txt", repo_id=repo)
+    assert bob.repo_exists(repo) is True
+    alice.update_repo_settings(repo, private=True)
+    assert alice.model_info(repo).private is True
+    assert bob.repo_exists(repo) is False
+    with pytest.raises(hf.errors.RepositoryNotFoundError):
+        bob.model_info(repo)
+    alice.update_repo_settings(repo, private=False)
+    assert bob.model_info(repo).private is False
+    assert [e["user"] for e in audit_entries(hub, "repo.settings", f"models/{repo}")] == ["alice", "alice"]
+
+
+def test_move_repo_keeps_history_under_the_new_name(hf, alice):
+    alice.create_repo("alice/before-move")
+    commit = alice.upload_file(path_or_fileobj=b"moved\n", path_in_repo="m.txt", repo_id="alice/before-move")
+    alice.move_repo("alice/before-move", "acme/after-move")
+    assert alice.repo_exists("alice/before-move") is False
+    assert alice.model_info("acme/after-move").sha == commit.oid
+    assert alice.list_repo_files("acme/after-move") == [".gitattributes", "m.txt"]
+
+
+def test_a_readme_with_invalid_yaml_is_refused_before_anything_is_committed(alice):
+    repo = "alice/bad-card"
+    alice.create_repo(repo)
+    head = alice.model_info(repo).sha
+    with pytest.raises(ValueError, match="(?i)invalid metadata"):
+        alice.upload_file(path_or_fileobj=b"---\nlicense: [mit\n---\n# x\n", path_in_repo="README.md", repo_id=repo)
+    assert alice.model_info(repo).sha == head
+
+
 def test_audit_log_records_who_created_and_committed(hub, model_repo):
     entries = hub.audit()
     assert entries, "the audit log is empty"
