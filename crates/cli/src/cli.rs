@@ -23,10 +23,141 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Convert any readable checkpoint to safetensors.
     Convert(ConvertArgs),
+    /// The OpenSSF Model Signing SHA-256 manifest of a model folder or file, and its root digest.
+    Hash(HashArgs),
+    /// Sign a model: write an OpenSSF Model Signing bundle (`model_signing` compatible).
+    Sign(SignArgs),
+    /// Verify a model against its OpenSSF Model Signing bundle; exit 1 if it does not hold.
+    Verify(VerifyArgs),
+    /// A digest of the weights themselves, independent of format, sharding and metadata.
+    Fingerprint(FingerprintArgs),
     /// Run the hub: an open-weights hub that Hugging Face clients use via `HF_ENDPOINT`.
     Serve(ServeArgs),
     /// Manage the hub's users, organisations, tokens and audit log (on its data folder).
     Admin(AdminArgs),
+}
+
+/// Which files of a model a manifest covers.
+#[derive(Debug, Args, Clone)]
+pub struct CoverageArgs {
+    /// Leave out this file or folder (relative to the model, or a path inside it). Repeatable.
+    #[arg(
+        long = "ignore-path",
+        alias = "ignore-paths",
+        alias = "ignore_paths",
+        value_name = "P"
+    )]
+    pub ignore_path: Vec<PathBuf>,
+
+    /// Cover `.git`, `.gitattributes`, `.github` and `.gitignore` at the model root too (they are
+    /// left out by default, as `model_signing` does).
+    #[arg(long, alias = "no_ignore_git_paths")]
+    pub no_ignore_git_paths: bool,
+
+    /// Hash the files symbolic links point to (links to folders are skipped) instead of refusing
+    /// links.
+    #[arg(long, alias = "allow_symlinks")]
+    pub allow_symlinks: bool,
+}
+
+/// `wh hash`.
+#[derive(Debug, Args)]
+pub struct HashArgs {
+    /// A model folder or a single file.
+    pub path: PathBuf,
+
+    #[command(flatten)]
+    pub coverage: CoverageArgs,
+
+    /// Print a JSON object instead of `<digest>  <name>` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wh sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The model folder (or single file) to sign.
+    pub model: PathBuf,
+
+    /// EC private key (P-256, P-384 or P-521), PEM: PKCS#8, SEC1, or encrypted PKCS#8.
+    #[arg(long, alias = "private_key", value_name = "KEY.pem")]
+    pub private_key: PathBuf,
+
+    /// Password of an encrypted private key (or set WH_KEY_PASSWORD).
+    #[arg(long, env = "WH_KEY_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+
+    /// Where to write the bundle [default: MODEL/model.sig, or FILE.sig for a single file].
+    #[arg(long, value_name = "PATH")]
+    pub signature: Option<PathBuf>,
+
+    /// Sign with this certificate (its key must be the private key); the bundle carries it.
+    #[arg(
+        long,
+        alias = "signing_certificate",
+        alias = "signing-certificate",
+        value_name = "CERT.pem"
+    )]
+    pub certificate: Option<PathBuf>,
+
+    /// Intermediate certificates to include after the signing certificate. Repeatable.
+    #[arg(
+        long,
+        alias = "certificate_chain",
+        value_name = "CHAIN.pem",
+        requires = "certificate"
+    )]
+    pub certificate_chain: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub coverage: CoverageArgs,
+
+    /// Print a JSON summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wh verify`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("trust").required(true).args(["public_key", "certificate_chain"]))]
+pub struct VerifyArgs {
+    /// The model folder (or single file) to check.
+    pub model: PathBuf,
+
+    /// The signer's public key (PEM).
+    #[arg(long, alias = "public_key", value_name = "KEY.pub.pem")]
+    pub public_key: Option<PathBuf>,
+
+    /// Trusted certificates (PEM) the bundle's certificate chain must lead to. Repeatable.
+    #[arg(long, alias = "certificate_chain", value_name = "ROOT.pem")]
+    pub certificate_chain: Vec<PathBuf>,
+
+    /// The bundle [default: MODEL/model.sig, or FILE.sig for a single file].
+    #[arg(long, value_name = "PATH")]
+    pub signature: Option<PathBuf>,
+
+    /// Check only the files the signature names; other files in the model are fine.
+    #[arg(long, alias = "ignore_unsigned_files")]
+    pub ignore_unsigned_files: bool,
+
+    #[command(flatten)]
+    pub coverage: CoverageArgs,
+
+    /// Print a JSON result.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wh fingerprint`.
+#[derive(Debug, Args)]
+pub struct FingerprintArgs {
+    /// A checkpoint: file, folder, sharded index or TensorFlow prefix.
+    pub path: PathBuf,
+
+    /// Print a JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `wh serve`.

@@ -27,6 +27,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => commands::inspect::run(args, &printer),
         Command::Convert(args) => commands::convert::run(args, &printer),
+        Command::Hash(args) => commands::sign::hash(args, &printer),
+        Command::Sign(args) => commands::sign::sign(args, &printer),
+        Command::Verify(args) => commands::sign::verify(args, &printer),
+        Command::Fingerprint(args) => commands::fingerprint::run(args, &printer),
         Command::Serve(args) => commands::serve::run(args, &printer),
         Command::Admin(args) => commands::admin::run(args, &printer),
     };

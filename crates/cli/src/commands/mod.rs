@@ -2,5 +2,7 @@
 
 pub mod admin;
 pub mod convert;
+pub mod fingerprint;
 pub mod inspect;
 pub mod serve;
+pub mod sign;
