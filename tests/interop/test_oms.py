@@ -429,6 +429,67 @@ def test_single_file_model_both_directions(wh, ms, keys, tmp_path):
     wh_rejects(run([wh, "verify", f, "--public-key", keys.pub]))
 
 
+def test_symlinks_refused_by_default_and_followed_with_allow_symlinks(wh, ms, tmp_path):
+    keys = Keys(tmp_path / "k", "P-256")
+    model = make_model(tmp_path / "model", {"target.txt": b"t\n", "d/f.bin": b"in\n"})
+    (model / "link.txt").symlink_to("target.txt")
+    (model / "dlink").symlink_to("d")
+    for cmd in (["hash", model], ["sign", model, "--private-key", keys.key]):
+        r = run([wh, *cmd])
+        assert r.returncode != 0 and "link" in (r.stdout + r.stderr), out(r)
+    assert not (model / "model.sig").exists()
+    # a link to a file is hashed by content under the link's name; a link to a folder is skipped
+    got = json.loads(ok(run([wh, "hash", model, "--json", "--allow-symlinks"])).stdout)
+    t = hashlib.sha256(b"t\n").hexdigest()
+    assert [(f["name"], f["digest"]) for f in got["files"]] == [("d/f.bin", hashlib.sha256(b"in\n").hexdigest()), ("link.txt", t), ("target.txt", t)]
+    sig = tmp_path / "ms.sig"
+    ok(run(ms + ["sign", "key", model, "--private_key", keys.key, "--signature", sig, "--allow_symlinks"]))
+    ok(run([wh, "verify", model, "--public-key", keys.pub, "--signature", sig, "--allow-symlinks"]))
+    wh_rejects(run([wh, "verify", model, "--public-key", keys.pub, "--signature", sig]))
+    sig = tmp_path / "wh.sig"
+    ok(run([wh, "sign", model, "--private-key", keys.key, "--signature", sig, "--allow-symlinks"]))
+    ok(run(ms + ["verify", "key", model, "--signature", sig, "--public_key", keys.pub, "--allow_symlinks"]))
+
+
+def test_git_paths_signed_with_no_ignore_git_paths(wh, ms, tmp_path):
+    keys = Keys(tmp_path / "k", "P-256")
+    model = make_model(tmp_path / "model")
+    ok(run([wh, "sign", model, "--private-key", keys.key, "--no-ignore-git-paths", "--ignore-path", "README.md"]))
+    _, _, st = read_bundle(model / "model.sig")
+    assert {".git/HEAD", ".gitattributes", ".github/workflows/ci.yml", ".gitignore"} <= {r["name"] for r in st["predicate"]["resources"]}
+    ok(run(ms + ["verify", "key", model, "--signature", model / "model.sig", "--public_key", keys.pub, "--no-ignore-git-paths"]))
+    ok(run([wh, "verify", model, "--public-key", keys.pub, "--no-ignore-git-paths"]))
+    # verifying with the default ignores, the git files look missing, in both tools
+    ms_rejects(run(ms + ["verify", "key", model, "--signature", model / "model.sig", "--public_key", keys.pub]))
+    text = wh_rejects(run([wh, "verify", model, "--public-key", keys.pub]))
+    assert ".git/HEAD" in text, text
+
+
+def test_bundle_variants_model_signing_accepts(wh, ms, keys, ms_signed, tmp_path):
+    """What Python 1.x also writes or accepts: the 1.0.x public key form (rawBytes + keyDetails,
+    no hint), no tlogEntries and a null keyid, a compact payload with resources in byte order."""
+    bundle, _, st = read_bundle(ms_signed / "model.sig")
+    details = {"P-256": "PKIX_ECDSA_P256_SHA_256", "P-384": "PKIX_ECDSA_P384_SHA_384"}[keys.curve]
+    legacy = copy.deepcopy(bundle)
+    legacy["verificationMaterial"]["publicKey"] = {"rawBytes": base64.b64encode(keys.pub_pem).decode(), "keyDetails": details}
+    loose = copy.deepcopy(bundle)
+    del loose["verificationMaterial"]["tlogEntries"]
+    loose["dsseEnvelope"]["signatures"][0]["keyid"] = None
+    compact = copy.deepcopy(bundle)
+    st2 = copy.deepcopy(st)
+    st2["predicate"]["resources"].sort(key=lambda r: r["name"].encode())
+    st2["subject"][0]["digest"]["sha256"] = root_of(r["digest"] for r in st2["predicate"]["resources"])
+    payload = json.dumps(st2, separators=(",", ":"), ensure_ascii=False).encode()
+    compact["dsseEnvelope"]["payload"] = base64.b64encode(payload).decode()
+    compact["dsseEnvelope"]["signatures"][0]["sig"] = base64.b64encode(keys.sign_pae(payload)).decode()
+    model = copy_model(ms_signed, tmp_path / "model")
+    for name, b in (("legacy", legacy), ("loose", loose), ("compact", compact)):
+        sig = tmp_path / f"{name}.sig"
+        sig.write_text(json.dumps(b, separators=(",", ":")))
+        ok(run(ms + ["verify", "key", model, "--signature", sig, "--public_key", keys.pub]))
+        ok(run([wh, "verify", model, "--public-key", keys.pub, "--signature", sig]))
+
+
 # --- what both verifiers reject ----------------------------------------------------------------
 
 
@@ -464,6 +525,12 @@ def test_extra_file_is_rejected(wh, ms, keys, ms_signed, tmp_path):
     # ... unless unsigned files are ignored, in both tools
     ok(run(ms + ["verify", "key", model, "--signature", model / "model.sig", "--public_key", keys.pub, "--ignore_unsigned_files"]))
     ok(run([wh, "verify", model, "--public-key", keys.pub, "--ignore-unsigned-files"]))
+    # ... or it is ignored by name when verifying (relative to the model for wh, to the CWD for model_signing)
+    ok(run([wh, "verify", model, "--public-key", keys.pub, "--ignore-path", "sub/deeper/intruder.bin"], cwd="/"))
+    # ignoring a folder that holds signed files makes them missing, as in model_signing
+    text = wh_rejects(run([wh, "verify", model, "--public-key", keys.pub, "--ignore-path", "sub/deeper"], cwd="/"))
+    assert "sub/deeper/x.safetensors" in text, text
+    ok(run(ms + ["verify", "key", model, "--signature", model / "model.sig", "--public_key", keys.pub, "--ignore-paths", model / "sub/deeper/intruder.bin"]))
 
 
 def test_missing_file_is_rejected(wh, ms, keys, ms_signed, tmp_path):
