@@ -225,24 +225,77 @@ fn walk(
 /// Read size for hashing: large reads keep the per-call overhead negligible.
 const READ: usize = 4 << 20;
 
+/// Files at least this large are read on a second thread while the first hashes.
+const PIPELINE_MIN: u64 = 64 << 20;
+
 /// SHA-256 of one file, reporting bytes as they are hashed.
 pub fn hash_file(path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<([u8; 32], u64), Error> {
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    if size >= PIPELINE_MIN {
+        return hash_pipelined(path, file, progress);
+    }
     let mut buf = vec![0u8; READ];
     let mut h = Sha256::new();
     let mut total = 0u64;
     loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(path, e)),
-        };
+        let n = read_some(&mut file, &mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
         h.update(&buf[..n]);
         total += n as u64;
         progress(n as u64);
     }
     Ok((h.finalize().into(), total))
+}
+
+fn read_some(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match file.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+/// Read on one thread, hash on this one: the copy out of the page cache overlaps the hashing.
+fn hash_pipelined(
+    path: &Path,
+    mut file: File,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<([u8; 32], u64), Error> {
+    const BUFFERS: usize = 3;
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    for _ in 0..BUFFERS {
+        free_tx.send(vec![0u8; READ]).expect("receiver alive");
+    }
+    std::thread::scope(|s| {
+        let reader = s.spawn(move || -> std::io::Result<()> {
+            while let Ok(mut buf) = free_rx.recv() {
+                let n = read_some(&mut file, &mut buf)?;
+                if n == 0 || full_tx.send((buf, n)).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        let mut h = Sha256::new();
+        let mut total = 0u64;
+        for (buf, n) in full_rx {
+            h.update(&buf[..n]);
+            total += n as u64;
+            progress(n as u64);
+            // The reader may have stopped (end of file or an error); then the buffer is dropped.
+            let _ = free_tx.send(buf);
+        }
+        reader
+            .join()
+            .expect("reader thread")
+            .map_err(|e| Error::io(path, e))?;
+        Ok((h.finalize().into(), total))
+    })
 }
 
 /// Hash every entry, in parallel across files (largest first, so one big file does not finish
