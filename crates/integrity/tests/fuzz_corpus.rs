@@ -1,0 +1,13 @@
+//! Replays the `integrity_input` fuzz corpus, so every input the fuzzer kept stays handled.
+
+#[test]
+fn integrity_input_corpus_replays() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/integrity_input");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("the corpus folder exists") {
+        weighhouse_integrity::exercise(&std::fs::read(entry.unwrap().path()).unwrap());
+        n += 1;
+    }
+    assert!(n >= 5, "corpus has only {n} inputs");
+}
