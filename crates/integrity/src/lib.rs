@@ -10,6 +10,7 @@
 pub mod fingerprint;
 pub mod keys;
 pub mod manifest;
+mod mapped;
 pub mod oms;
 mod par;
 

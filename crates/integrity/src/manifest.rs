@@ -233,6 +233,9 @@ pub fn hash_file(path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<([u8; 3
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
     if size >= PIPELINE_MIN {
+        if let Some(map) = crate::mapped::map(&file, size) {
+            return Ok(hash_mapped(&map, progress));
+        }
         return hash_pipelined(path, file, progress);
     }
     let mut buf = vec![0u8; READ];
@@ -257,6 +260,16 @@ fn read_some(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
             r => return r,
         }
     }
+}
+
+/// Hash a mapped file: no copy out of the page cache at all.
+fn hash_mapped(map: &[u8], progress: &(dyn Fn(u64) + Sync)) -> ([u8; 32], u64) {
+    let mut h = Sha256::new();
+    for chunk in map.chunks(READ) {
+        h.update(chunk);
+        progress(chunk.len() as u64);
+    }
+    (h.finalize().into(), map.len() as u64)
 }
 
 /// Read on one thread, hash on this one: the copy out of the page cache overlaps the hashing.
