@@ -31,6 +31,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// A digest of the weights themselves, independent of format, sharding and metadata.
     Fingerprint(FingerprintArgs),
+    /// Look for code-execution payloads in model files (never executes them).
+    Scan(ScanArgs),
     /// Run the hub: an open-weights hub that Hugging Face clients use via `HF_ENDPOINT`.
     Serve(ServeArgs),
     /// Manage the hub's users, organisations, tokens and audit log (on its data folder).
@@ -158,6 +160,45 @@ pub struct FingerprintArgs {
     /// Print a JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A severity threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    /// Informational.
+    Info,
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+    /// Critical.
+    Critical,
+}
+
+/// `wh scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or folders (folders are scanned recursively, every file by its content).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// Print JSON.
+    #[arg(long, conflicts_with = "sarif")]
+    pub json: bool,
+
+    /// Print SARIF 2.1 (for code-scanning tools).
+    #[arg(long)]
+    pub sarif: bool,
+
+    /// Exit 1 when a finding is at or above this severity (or a file could not be read completely).
+    #[arg(long, value_enum, default_value = "high")]
+    pub fail_on: SeverityArg,
+
+    /// Accept only what `torch.load(weights_only=True)` accepts (no compatibility profile).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `wh serve`.

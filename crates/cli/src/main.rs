@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => commands::sign::sign(args, &printer),
         Command::Verify(args) => commands::sign::verify(args, &printer),
         Command::Fingerprint(args) => commands::fingerprint::run(args, &printer),
+        Command::Scan(args) => commands::scan::run(args, &printer),
         Command::Serve(args) => commands::serve::run(args, &printer),
         Command::Admin(args) => commands::admin::run(args, &printer),
     };

@@ -4,5 +4,6 @@ pub mod admin;
 pub mod convert;
 pub mod fingerprint;
 pub mod inspect;
+pub mod scan;
 pub mod serve;
 pub mod sign;

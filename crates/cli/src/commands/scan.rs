@@ -1,0 +1,142 @@
+//! `wh scan`: findings per file as text, JSON or SARIF; exit 1 when something reaches
+//! `--fail-on` or a file could not be read completely.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+use weighhouse_scan::{FileReport, Options, Profile, Severity, Verdict};
+
+use crate::cli::{ScanArgs, SeverityArg};
+use crate::printer::Printer;
+
+fn threshold(s: SeverityArg) -> Severity {
+    match s {
+        SeverityArg::Info => Severity::Info,
+        SeverityArg::Low => Severity::Low,
+        SeverityArg::Medium => Severity::Medium,
+        SeverityArg::High => Severity::High,
+        SeverityArg::Critical => Severity::Critical,
+    }
+}
+
+pub fn run(args: ScanArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let opts = Options {
+        profile: if args.strict {
+            Profile::Strict
+        } else {
+            Profile::Compat
+        },
+        ..Options::default()
+    };
+    let mut reports: Vec<FileReport> = Vec::new();
+    for p in &args.paths {
+        if !p.exists() {
+            return Err(
+                crate::UserError(format!("{}: no such file or folder", p.display())).into(),
+            );
+        }
+        reports.extend(weighhouse_scan::scan_path(p, &opts));
+    }
+    let fail_on = threshold(args.fail_on);
+    let failed = reports.iter().any(|r| {
+        r.verdict == Verdict::Incomplete || r.findings.iter().any(|f| f.severity >= fail_on)
+    });
+    if args.json {
+        printer.data(&serde_json::to_string_pretty(&json!({ "files": reports }))?)?;
+    } else if args.sarif {
+        printer.data(&serde_json::to_string_pretty(&sarif(&reports))?)?;
+    } else {
+        for r in &reports {
+            let wo = match r.weights_only_loadable {
+                Some(true) => ", loads with weights_only=True",
+                Some(false) => ", needs weights_only=False",
+                None => "",
+            };
+            printer.data(&format!(
+                "{}: {} ({}{wo})",
+                r.path,
+                verdict_word(r.verdict),
+                r.format
+            ))?;
+            for f in &r.findings {
+                if f.severity >= Severity::Low || args.fail_on == SeverityArg::Info {
+                    printer.data(&format!(
+                        "  {:<8} {:<28} {}  [{}]",
+                        f.severity.as_str(),
+                        f.rule,
+                        f.message,
+                        f.location
+                    ))?;
+                }
+            }
+            for i in &r.incomplete {
+                printer.data(&format!("  incomplete: {i}"))?;
+            }
+        }
+        let unsafe_n = reports
+            .iter()
+            .filter(|r| r.verdict == Verdict::Unsafe)
+            .count();
+        let inc_n = reports
+            .iter()
+            .filter(|r| r.verdict == Verdict::Incomplete)
+            .count();
+        printer.note(&format!(
+            "{} files: {unsafe_n} unsafe, {inc_n} incomplete, {} safe",
+            reports.len(),
+            reports.len() - unsafe_n - inc_n
+        ));
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Safe => "safe",
+        Verdict::Unsafe => "UNSAFE",
+        Verdict::Incomplete => "INCOMPLETE",
+    }
+}
+
+fn sarif(reports: &[FileReport]) -> serde_json::Value {
+    let mut rules: Vec<String> = reports
+        .iter()
+        .flat_map(|r| r.findings.iter().map(|f| f.rule.clone()))
+        .collect();
+    rules.sort();
+    rules.dedup();
+    let results: Vec<serde_json::Value> = reports
+        .iter()
+        .flat_map(|r| {
+            r.findings.iter().map(move |f| {
+                let level = match f.severity {
+                    Severity::Critical | Severity::High => "error",
+                    Severity::Medium => "warning",
+                    _ => "note",
+                };
+                json!({
+                    "ruleId": f.rule,
+                    "level": level,
+                    "message": {"text": f.message},
+                    "properties": {"severity": f.severity.as_str()},
+                    "locations": [{
+                        "physicalLocation": {"artifactLocation": {"uri": r.path}},
+                        "logicalLocations": [{"fullyQualifiedName": f.location}],
+                    }],
+                })
+            })
+        })
+        .collect();
+    json!({
+        "version": "2.1.0",
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [{
+            "tool": {"driver": {"name": "wh scan", "informationUri": "https://example.invalid/weighhouse", "rules": rules.iter().map(|r| json!({"id": r})).collect::<Vec<_>>()}},
+            "results": results,
+        }],
+    })
+}
