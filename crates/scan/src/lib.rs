@@ -96,14 +96,7 @@ impl Scanner {
             return gguf::scan(d, loc, r);
         }
         if d.starts_with(b"7z\xbc\xaf\x27\x1c") {
-            r.format("7z");
-            r.add(
-                "archive.unsupported",
-                Severity::Medium,
-                loc,
-                "7z archive: its members cannot be inspected here",
-            );
-            return r.incomplete(loc, "7z archives are not unpacked");
+            return self.scan_7z(d, loc, depth, r);
         }
         if d.starts_with(&[0x1f, 0x8b]) {
             r.format("gzip");
@@ -251,29 +244,52 @@ impl Scanner {
     }
 
     /// Bytes found inside a pickle (a string or bytes argument, a BINBYTES blob): scanned when
-    /// they look like a pickle or an archive.
+    /// they look like a pickle or an archive, and searched for buried GLOBAL/INST opcodes (a
+    /// blob a disassembler skips may still be executed by a loader that reads the stream
+    /// differently).
     fn scan_nested(&mut self, b: &[u8], loc: &str, depth: u32, r: &mut Report) {
+        let mut sub = Report::default();
         if b.starts_with(b"PK\x03\x04")
             || b.starts_with(b"\x93NUMPY")
             || b.starts_with(&[0x1f, 0x8b])
             || (b.first() == Some(&0x80) && b.get(1).is_some_and(|&p| (2..=5).contains(&p)))
         {
-            let before = r.findings.len();
-            let mut sub = Report::default();
             self.scan(b, loc, depth, &mut sub);
-            for f in sub.findings {
+        }
+        for at in buried_globals(b).into_iter().take(16) {
+            let mut ignore = |_: &[u8], _: &str, _: &mut Report| {};
+            let mut probe = Report::default();
+            let limits = pickle::Limits {
+                depth: 0,
+                ..self.opts.limits
+            };
+            pickle::run(
+                b,
+                at,
+                &format!("{loc}+{at}"),
+                self.opts.profile,
+                limits,
+                false,
+                depth,
+                &mut probe,
+                &mut ignore,
+            );
+            sub.findings.extend(probe.findings);
+        }
+        let serious: Vec<_> = sub
+            .findings
+            .into_iter()
+            .filter(|f| f.severity >= Severity::High)
+            .collect();
+        if !serious.is_empty() {
+            r.add(
+                "pickle.nested_payload",
+                Severity::Critical,
+                loc,
+                "bytes inside the pickle carry a payload of their own",
+            );
+            for f in serious {
                 r.add(&f.rule, f.severity, &f.location, f.message);
-            }
-            if r.findings[before..]
-                .iter()
-                .any(|f| f.severity >= Severity::High)
-            {
-                r.add(
-                    "pickle.nested_payload",
-                    Severity::Critical,
-                    loc,
-                    "an embedded pickle or archive carries a payload",
-                );
             }
         }
     }
@@ -348,6 +364,48 @@ impl Scanner {
             if !(is_torch && lower.contains("/data/")) {
                 self.scan(&data, &mloc, depth + 1, r);
             }
+        }
+    }
+
+    /// 7z: every member, unpacked with a size cap. Nothing loads 7z files directly, but a
+    /// pickle packed in one is a pickle waiting to be unpacked and loaded.
+    fn scan_7z(&mut self, d: &[u8], loc: &str, depth: u32, r: &mut Report) {
+        r.format("7z");
+        let mut members: Vec<(String, Vec<u8>)> = Vec::new();
+        let res = sevenz_rust2::ArchiveReader::new_with_memory_limit(
+            std::io::Cursor::new(d),
+            sevenz_rust2::Password::empty(),
+            256 * 1024,
+        )
+        .and_then(|mut a| {
+            let mut total = 0u64;
+            a.for_each_entries(|entry, reader| {
+                if entry.is_directory() {
+                    return Ok(true);
+                }
+                let mut buf = Vec::new();
+                reader.take(MAX_DECOMPRESSED + 1).read_to_end(&mut buf)?;
+                total += buf.len() as u64;
+                if total > MAX_DECOMPRESSED {
+                    return Err(sevenz_rust2::Error::Other(
+                        "the archive unpacks beyond the limit".into(),
+                    ));
+                }
+                members.push((entry.name().to_string(), buf));
+                Ok(true)
+            })
+        });
+        if let Err(e) = res {
+            r.add(
+                "archive.unreadable",
+                Severity::Medium,
+                loc,
+                format!("7z archive that cannot be unpacked: {e}"),
+            );
+            r.incomplete(loc, format!("7z: {e}"));
+        }
+        for (name, data) in members {
+            self.scan(&data, &format!("{loc}!7z:{name}"), depth + 1, r);
         }
     }
 
@@ -456,6 +514,34 @@ impl Scanner {
             self.note_wo(false);
         }
     }
+}
+
+/// Offsets of `GLOBAL`/`INST` opcodes (`c` or `i`, a module line, a name line) inside bytes.
+fn buried_globals(b: &[u8]) -> Vec<usize> {
+    let ident = |s: &[u8]| {
+        !s.is_empty()
+            && s.len() < 256
+            && s.iter()
+                .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.')
+            && !s[0].is_ascii_digit()
+    };
+    let mut out = Vec::new();
+    for i in 0..b.len() {
+        if b[i] != b'c' && b[i] != b'i' {
+            continue;
+        }
+        let rest = &b[i + 1..];
+        let Some(n1) = rest.iter().take(257).position(|&c| c == b'\n') else {
+            continue;
+        };
+        let Some(n2) = rest[n1 + 1..].iter().take(257).position(|&c| c == b'\n') else {
+            continue;
+        };
+        if ident(&rest[..n1]) && ident(&rest[n1 + 1..n1 + 1 + n2]) {
+            out.push(i);
+        }
+    }
+    out
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
