@@ -634,6 +634,30 @@ fn storage_elem_size(ty: &str) -> Option<u64> {
     })
 }
 
+/// Run one of the scanner's parsers on fuzz input: the first byte picks the whole-file scan
+/// (format detection and every container) or one format's parser directly. Any input must give a
+/// report, never a panic. Used by the `scan_input` fuzz target and its corpus replay test.
+pub fn exercise(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else { return };
+    let mut r = Report::default();
+    let opts = Options { limits: pickle::Limits { opcodes: 1_000_000, values: 1_000_000, memo: 100_000, depth: 4 }, ..Options::default() };
+    match which % 8 {
+        0 => {
+            let _ = scan_bytes("fuzz", rest, &opts);
+        }
+        1 => {
+            let mut nested = |_: &[u8], _: &str, _: &mut Report| {};
+            let _ = pickle::run(rest, 0, "fuzz", Profile::Compat, opts.limits, true, 0, &mut r, &mut nested);
+        }
+        2 => keras::scan_config(&String::from_utf8_lossy(rest), "fuzz", &mut r),
+        3 => gguf::scan(rest, "fuzz", &mut r),
+        4 => onnx::scan(rest, "fuzz", &mut r),
+        5 => savedmodel::scan(rest, "fuzz", &mut r),
+        6 => safetensors::scan(rest, "fuzz", &mut r),
+        _ => keras::scan(rest, "fuzz", &mut r),
+    }
+}
+
 /// Scan bytes held in memory.
 pub fn scan_bytes(name: &str, data: &[u8], opts: &Options) -> FileReport {
     let mut r = Report::default();
