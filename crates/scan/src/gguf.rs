@@ -541,7 +541,12 @@ fn unescape(s: &str) -> String {
 
 fn check_block(toks: &[Tok], loc: &str, r: &mut Report) {
     let crit = |r: &mut Report, msg: String| {
-        r.add("gguf.template_injection", Severity::Critical, loc, msg);
+        r.add(
+            "gguf.template_injection",
+            Severity::Critical,
+            loc,
+            format!("{msg}: server-side template injection (SSTI) reaching Python internals"),
+        );
     };
     let op = |i: usize, o: &str| matches!(toks.get(i), Some(Tok::Op(x)) if x == o);
     for (i, t) in toks.iter().enumerate() {
@@ -556,14 +561,14 @@ fn check_block(toks: &[Tok], loc: &str, r: &mut Report) {
                 } else if prev_dot && SENSITIVE_ATTRS.contains(&n.as_str()) {
                     crit(r, format!("Jinja template reads the attribute `.{n}`"));
                 }
-                let root = !prev_dot && !(i > 0 && op(i - 1, "|"));
+                let root = !prev_dot && (i == 0 || !op(i - 1, "|"));
                 if root
                     && GADGET_ROOTS.contains(&n.as_str())
                     && (op(i + 1, ".") || op(i + 1, "[") || op(i + 1, "|"))
                 {
                     crit(
                         r,
-                        format!("Jinja template walks from the gadget root `{n}` (SSTI pattern)"),
+                        format!("Jinja template walks from the gadget root `{n}`"),
                     );
                 }
                 if root && op(i + 1, "(") && CALL_DENY.contains(&n.as_str()) {
@@ -650,11 +655,9 @@ fn check_block(toks: &[Tok], loc: &str, r: &mut Report) {
     while i < toks.len() {
         if let Tok::Str(s) = &toks[i] {
             chain.push_str(s);
-            if op(i + 1, "~") || op(i + 1, "+") {
-                if matches!(toks.get(i + 2), Some(Tok::Str(_))) {
-                    i += 2;
-                    continue;
-                }
+            if (op(i + 1, "~") || op(i + 1, "+")) && matches!(toks.get(i + 2), Some(Tok::Str(_))) {
+                i += 2;
+                continue;
             }
             if is_dunder_fragment(&chain) {
                 crit(

@@ -387,15 +387,15 @@ impl Walker<'_> {
         if let Some(reg) = map.get("registered_name").and_then(Value::as_str) {
             names.push(reg.rsplit('>').next().unwrap_or(reg));
         }
-        if let Some(bad) = names.iter().find(|n| DANGEROUS_NAMES.contains(n)) {
-            if *bad != "TFSMLayer" {
-                self.r.add(
-                    "keras.dangerous_reference",
-                    Severity::Critical,
-                    loc,
-                    format!("reference to {bad:?}, which reaches files, the network or code"),
-                );
-            }
+        if let Some(bad) = names.iter().find(|n| DANGEROUS_NAMES.contains(n))
+            && *bad != "TFSMLayer"
+        {
+            self.r.add(
+                "keras.dangerous_reference",
+                Severity::Critical,
+                loc,
+                format!("reference to {bad:?}, which reaches files, the network or code"),
+            );
         }
         if let Some(reg) = map.get("registered_name").and_then(Value::as_str)
             && let Some((package, _)) = reg.split_once('>')

@@ -32,9 +32,9 @@ pub(crate) mod wire {
     #[derive(Debug, Clone, Copy)]
     pub(crate) enum Val<'a> {
         Varint(u64),
-        Fixed64(u64),
+        Fixed64,
         Len(&'a [u8]),
-        Fixed32(u32),
+        Fixed32,
     }
 
     impl<'a> Val<'a> {
@@ -42,18 +42,6 @@ pub(crate) mod wire {
         pub(crate) fn bytes(self) -> Option<&'a [u8]> {
             match self {
                 Val::Len(b) => Some(b),
-                _ => None,
-            }
-        }
-        /// The text of a length-delimited field (lossy).
-        pub(crate) fn text(self) -> Option<String> {
-            self.bytes()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-        }
-        /// A varint field.
-        pub(crate) fn varint(self) -> Option<u64> {
-            match self {
-                Val::Varint(v) => Some(v),
                 _ => None,
             }
         }
@@ -114,16 +102,18 @@ pub(crate) mod wire {
             }
             let val = match key & 7 {
                 0 => Val::Varint(self.varint()?),
-                1 => Val::Fixed64(u64::from_le_bytes(
-                    self.take(8)?.try_into().map_err(|_| "short fixed64")?,
-                )),
+                1 => {
+                    self.take(8)?;
+                    Val::Fixed64
+                }
                 2 => {
                     let n = usize::try_from(self.varint()?).map_err(|_| "length overflows")?;
                     Val::Len(self.take(n)?)
                 }
-                5 => Val::Fixed32(u32::from_le_bytes(
-                    self.take(4)?.try_into().map_err(|_| "short fixed32")?,
-                )),
+                5 => {
+                    self.take(4)?;
+                    Val::Fixed32
+                }
                 w => return Err(format!("unsupported wire type {w}")),
             };
             Ok((number, val))
@@ -142,11 +132,6 @@ pub(crate) mod wire {
             }
             Some(r)
         }
-    }
-
-    /// Whether `buf` parses completely as a sequence of well-formed fields.
-    pub(crate) fn well_formed(buf: &[u8]) -> bool {
-        Fields::new(buf).all(|f| f.is_ok())
     }
 }
 
@@ -393,7 +378,7 @@ impl Scanner<'_> {
                     "onnx.external_data_escape",
                     Severity::Critical,
                     &here,
-                    format!("external data location {l:?} {why}: the loader reads a file outside the model's folder"),
+                    format!("external_data location {l:?} {why}: the loader reads a file outside the model's folder"),
                 );
             } else {
                 self.r.add(
