@@ -35,9 +35,9 @@
 //!
 //! The root attributes are read with `hdf5-reader` (superblock v0–v3, object headers v1/v2,
 //! compact and dense attribute storage). Every string attribute that looks like JSON is walked;
-//! `model_config` and `training_config` are what Keras itself reads. If the file cannot be
-//! parsed, or has no configuration at the root, the raw bytes are searched for embedded JSON
-//! configurations and Lambda markers instead, and an unparseable file is reported incomplete.
+//! `model_config` and `training_config` are what Keras itself reads. A file without them
+//! (weights only) has nothing to run. If the file cannot be parsed, it is reported incomplete
+//! and the raw bytes are searched for embedded JSON configurations and Lambda markers instead.
 
 use hdf5_reader::messages::datatype::{Datatype, StringSize, VarLenKind};
 use hdf5_reader::{Attribute, Hdf5File, OpenOptions};
@@ -82,32 +82,23 @@ const DANGEROUS_NAMES: &[&str] = &[
 /// Scan an HDF5 file (Keras 2 H5, `.hdf5`, legacy H5 `.keras`).
 pub(crate) fn scan(data: &[u8], loc: &str, r: &mut Report) {
     r.format("keras-h5");
-    let found = match root_string_attributes(data) {
+    match root_string_attributes(data) {
         Ok(attrs) => {
-            let mut found = false;
             for (name, value) in attrs {
                 let t = value.trim_start();
-                let json_like = t.starts_with('{') || t.starts_with('[');
-                if name.ends_with("_config") || json_like {
-                    if !json_like && name.ends_with("_config") && t.is_empty() {
-                        continue;
-                    }
-                    found = true;
+                if t.starts_with('{') || t.starts_with('[') {
                     scan_config(&value, &format!("{loc}!attr:{name}"), r);
                 }
             }
-            found
         }
         Err(why) => {
+            // Fail closed, but still report any configuration or Lambda visible in the bytes.
             r.incomplete(
                 loc,
                 format!("HDF5 root attributes could not be read: {why}"),
             );
-            false
+            byte_search(data, loc, r);
         }
-    };
-    if !found {
-        byte_search(data, loc, r);
     }
 }
 
