@@ -634,28 +634,83 @@ fn storage_elem_size(ty: &str) -> Option<u64> {
     })
 }
 
-/// Run one of the scanner's parsers on fuzz input: the first byte picks the whole-file scan
-/// (format detection and every container) or one format's parser directly. Any input must give a
-/// report, never a panic. Used by the `scan_input` fuzz target and its corpus replay test.
-pub fn exercise(data: &[u8]) {
-    let Some((&which, rest)) = data.split_first() else { return };
+/// A parser of the scanner, for fuzzing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parser {
+    /// The whole-file scan: detection, archives, wrappers, NumPy, joblib, nested payloads.
+    Detect,
+    /// The pickle machine alone.
+    Pickle,
+    /// The Keras configuration walker (JSON text).
+    KerasConfig,
+    /// The HDF5 (Keras H5) reader.
+    Hdf5,
+    /// The GGUF reader and chat-template check.
+    Gguf,
+    /// The ONNX walker.
+    Onnx,
+    /// The SavedModel / GraphDef walker.
+    SavedModel,
+    /// The safetensors header checks.
+    Safetensors,
+}
+
+/// Run one parser on fuzz input. Any input must give a report, never a panic. Used by the
+/// `scan_*` fuzz targets and their corpus replay test.
+pub fn fuzz_one(parser: Parser, data: &[u8]) {
     let mut r = Report::default();
-    let opts = Options { limits: pickle::Limits { opcodes: 1_000_000, values: 1_000_000, memo: 100_000, depth: 4 }, ..Options::default() };
-    match which % 8 {
-        0 => {
-            let _ = scan_bytes("fuzz", rest, &opts);
+    let opts = Options {
+        limits: pickle::Limits {
+            opcodes: 1_000_000,
+            values: 1_000_000,
+            memo: 100_000,
+            depth: 4,
+        },
+        ..Options::default()
+    };
+    match parser {
+        Parser::Detect => {
+            let _ = scan_bytes("fuzz", data, &opts);
         }
-        1 => {
+        Parser::Pickle => {
             let mut nested = |_: &[u8], _: &str, _: &mut Report| {};
-            let _ = pickle::run(rest, 0, "fuzz", Profile::Compat, opts.limits, true, 0, &mut r, &mut nested);
+            let _ = pickle::run(
+                data,
+                0,
+                "fuzz",
+                Profile::Compat,
+                opts.limits,
+                true,
+                0,
+                &mut r,
+                &mut nested,
+            );
         }
-        2 => keras::scan_config(&String::from_utf8_lossy(rest), "fuzz", &mut r),
-        3 => gguf::scan(rest, "fuzz", &mut r),
-        4 => onnx::scan(rest, "fuzz", &mut r),
-        5 => savedmodel::scan(rest, "fuzz", &mut r),
-        6 => safetensors::scan(rest, "fuzz", &mut r),
-        _ => keras::scan(rest, "fuzz", &mut r),
+        Parser::KerasConfig => keras::scan_config(&String::from_utf8_lossy(data), "fuzz", &mut r),
+        Parser::Hdf5 => keras::scan(data, "fuzz", &mut r),
+        Parser::Gguf => gguf::scan(data, "fuzz", &mut r),
+        Parser::Onnx => onnx::scan(data, "fuzz", &mut r),
+        Parser::SavedModel => savedmodel::scan(data, "fuzz", &mut r),
+        Parser::Safetensors => safetensors::scan(data, "fuzz", &mut r),
     }
+}
+
+/// [`fuzz_one`] with the parser picked by the first byte (the `scan_input` target).
+pub fn exercise(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let parser = match which % 8 {
+        0 => Parser::Detect,
+        1 => Parser::Pickle,
+        2 => Parser::KerasConfig,
+        3 => Parser::Gguf,
+        4 => Parser::Onnx,
+        5 => Parser::SavedModel,
+        6 => Parser::Safetensors,
+        _ => Parser::Hdf5,
+    };
+    fuzz_one(parser, rest);
 }
 
 /// Scan bytes held in memory.

@@ -1,0 +1,7 @@
+#![no_main]
+//! Fuzz one parser of the scanner (`Safetensors`): any input must give a report, never a panic.
+
+use libfuzzer_sys::fuzz_target;
+use weighhouse_scan::{Parser, fuzz_one};
+
+fuzz_target!(|data: &[u8]| fuzz_one(Parser::Safetensors, data));
