@@ -688,15 +688,7 @@ fn check_block(toks: &[Tok], loc: &str, r: &mut Report) {
 mod tests {
     use super::*;
     use crate::report::Verdict;
-
-    fn fixtures() -> std::path::PathBuf {
-        match std::env::var_os("WH_FIXTURES") {
-            Some(p) => p.into(),
-            None => {
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-            }
-        }
-    }
+    use crate::testutil::fixtures;
 
     fn scan_file(rel: &str) -> Option<Report> {
         let data = std::fs::read(fixtures().join("scan").join(rel)).ok()?;

@@ -409,15 +409,7 @@ impl Walker<'_> {
 mod tests {
     use super::*;
     use crate::report::Verdict;
-
-    fn fixtures() -> std::path::PathBuf {
-        match std::env::var_os("WH_FIXTURES") {
-            Some(p) => p.into(),
-            None => {
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-            }
-        }
-    }
+    use crate::testutil::fixtures;
 
     fn scan_file(rel: &str) -> Option<Report> {
         let p = fixtures().join("scan").join(rel);

@@ -17,6 +17,8 @@ mod keras;
 mod onnx;
 mod safetensors;
 mod savedmodel;
+#[cfg(test)]
+mod testutil;
 mod zip;
 
 use std::io::Read;

@@ -405,15 +405,7 @@ impl Scanner<'_> {
 mod tests {
     use super::*;
     use crate::report::Verdict;
-
-    fn fixtures() -> std::path::PathBuf {
-        match std::env::var_os("WH_FIXTURES") {
-            Some(p) => p.into(),
-            None => {
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-            }
-        }
-    }
+    use crate::testutil::{fixtures, fl, fv};
 
     fn scan_bytes(b: &[u8]) -> Report {
         let mut r = Report::default();
@@ -421,30 +413,6 @@ mod tests {
         r
     }
 
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
-        loop {
-            let b = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
-    }
-    fn fv(n: u32, v: u64) -> Vec<u8> {
-        let mut o = Vec::new();
-        varint(u64::from(n) << 3, &mut o);
-        varint(v, &mut o);
-        o
-    }
-    fn fl(n: u32, body: &[u8]) -> Vec<u8> {
-        let mut o = Vec::new();
-        varint((u64::from(n) << 3) | 2, &mut o);
-        varint(body.len() as u64, &mut o);
-        o.extend_from_slice(body);
-        o
-    }
     fn ext_tensor(name: &str, location: &str) -> Vec<u8> {
         let entry = [fl(1, b"location"), fl(2, location.as_bytes())].concat();
         [

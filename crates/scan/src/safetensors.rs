@@ -241,15 +241,7 @@ fn check(data: &[u8], loc: &str, r: &mut Report) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::report::Verdict;
-
-    fn fixtures() -> std::path::PathBuf {
-        match std::env::var_os("WH_FIXTURES") {
-            Some(p) => p.into(),
-            None => {
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-            }
-        }
-    }
+    use crate::testutil::fixtures;
 
     fn file(header: &str, data: &[u8]) -> Vec<u8> {
         let mut v = (header.len() as u64).to_le_bytes().to_vec();

@@ -1,0 +1,39 @@
+//! Helpers shared by the format modules' unit tests.
+
+/// The shared fixtures folder (`WH_FIXTURES`, or `../shared/fixtures` beside the checkout).
+pub(crate) fn fixtures() -> std::path::PathBuf {
+    match std::env::var_os("WH_FIXTURES") {
+        Some(p) => p.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"),
+    }
+}
+
+/// Append a protobuf varint.
+pub(crate) fn varint(mut v: u64, out: &mut Vec<u8>) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// A protobuf varint field.
+pub(crate) fn fv(n: u32, v: u64) -> Vec<u8> {
+    let mut o = Vec::new();
+    varint(u64::from(n) << 3, &mut o);
+    varint(v, &mut o);
+    o
+}
+
+/// A protobuf length-delimited field.
+pub(crate) fn fl(n: u32, body: &[u8]) -> Vec<u8> {
+    let mut o = Vec::new();
+    varint((u64::from(n) << 3) | 2, &mut o);
+    varint(body.len() as u64, &mut o);
+    o.extend_from_slice(body);
+    o
+}
