@@ -481,3 +481,64 @@ fn convert_preserves_tensorflow_and_keras_weights() {
         }
     }
 }
+
+#[test]
+fn scan_exit_codes_json_and_sarif() {
+    // The scan corpus sits beside the format fixtures.
+    let scan = fixtures()
+        .parent()
+        .expect("fixtures have a parent")
+        .join("scan");
+    let bad = scan.join("malicious/m01_p0_global_posix_system.pkl");
+    let good = scan.join("benign/b17_pt_zip_state_dict.pt");
+    let (bad, good) = (bad.to_str().unwrap(), good.to_str().unwrap());
+
+    // Clean file: exit 0; unsafe file: exit 1; missing file or bad flag: exit 2.
+    assert_eq!(wh(&["scan", good]).status.code(), Some(0));
+    assert_eq!(wh(&["scan", bad]).status.code(), Some(1));
+    assert_eq!(
+        wh(&["scan", "/nonexistent/model.bin"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        wh(&["scan", "--fail-on", "severe", good]).status.code(),
+        Some(2)
+    );
+    // The payload is critical, so a `--fail-on critical` run still fails; info findings do not.
+    assert_eq!(
+        wh(&["scan", "--fail-on", "critical", bad]).status.code(),
+        Some(1)
+    );
+
+    let out = wh(&["scan", "--json", bad, good]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = v["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0]["verdict"], "unsafe");
+    assert_eq!(files[1]["verdict"], "safe");
+    assert_eq!(files[1]["weights_only_loadable"], true);
+    let f = &files[0]["findings"][0];
+    for key in ["rule", "severity", "message", "location"] {
+        assert!(f[key].is_string(), "finding lacks {key}: {f}");
+    }
+    assert!(f["message"].as_str().unwrap().contains("posix.system"));
+
+    let out = wh(&["scan", "--sarif", bad]);
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["version"], "2.1.0");
+    let result = &s["runs"][0]["results"][0];
+    assert_eq!(result["level"], "error");
+    assert!(
+        s["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == result["ruleId"])
+    );
+    assert!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with(".pkl")
+    );
+}

@@ -1,9 +1,10 @@
 //! Helpers shared by the format modules' unit tests.
 
-/// The shared fixtures folder (`WH_FIXTURES`, or `../shared/fixtures` beside the checkout).
+/// The shared fixtures folder (`../shared/fixtures` beside the checkout, or the parent of
+/// `WH_FIXTURES`, which names the format fixtures as in the other crates' tests).
 pub(crate) fn fixtures() -> std::path::PathBuf {
     match std::env::var_os("WH_FIXTURES") {
-        Some(p) => p.into(),
+        Some(p) => std::path::PathBuf::from(p).join(".."),
         None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"),
     }
 }

@@ -9,7 +9,8 @@ use weighhouse_scan::{Options, Severity, Verdict, scan_path};
 
 fn corpus() -> PathBuf {
     let base = std::env::var_os("WH_FIXTURES")
-        .map(PathBuf::from)
+        // WH_FIXTURES names the format fixtures; the scan corpus is beside them.
+        .map(|p| PathBuf::from(p).join(".."))
         .unwrap_or_else(|| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
         });

@@ -7,7 +7,8 @@ use weighhouse_scan::{FileReport, Options, Severity, Verdict, scan_bytes, scan_p
 
 fn corpus() -> PathBuf {
     std::env::var_os("WH_FIXTURES")
-        .map(PathBuf::from)
+        // WH_FIXTURES names the format fixtures; the scan corpus is beside them.
+        .map(|p| PathBuf::from(p).join(".."))
         .unwrap_or_else(|| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
         })
