@@ -52,6 +52,36 @@ struct Info {
 
 /// Parse a safetensors file held in `bytes`. Only the header is read.
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
+    let header = parse_header(bytes, limits)?;
+    let data_len = bytes.len() as u64 - header.data_start;
+    if header.data_end != data_len {
+        return Err(FormatError::malformed(
+            FORMAT,
+            format!(
+                "tensors cover {} bytes but the data section has {data_len}",
+                header.data_end
+            ),
+        ));
+    }
+    Ok(header.parsed)
+}
+
+/// A checked header, and where its tensors' bytes are.
+#[derive(Debug)]
+pub struct Header {
+    /// The tensors and metadata.
+    pub parsed: Parsed,
+    /// Offset of the data section in the file.
+    pub data_start: u64,
+    /// Bytes of the data section the tensors cover, contiguously from its start.
+    pub data_end: u64,
+}
+
+/// Check the header as the reference reader does (strict JSON, no duplicate keys, known dtypes,
+/// offsets that match the shapes and tile the data section from its start without holes or
+/// overlaps) without requiring the tensors to reach the end of the file: bytes after the last
+/// tensor are left to the caller (the scanner reports them as a polyglot).
+pub fn parse_header(bytes: &[u8], limits: &Limits) -> Result<Header, FormatError> {
     let bad = |m: String| FormatError::malformed(FORMAT, m);
     let head: [u8; 8] = bytes
         .get(..8)
@@ -154,13 +184,17 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
         expected = *end;
     }
     let data_len = bytes.len() as u64 - header_end;
-    if expected != data_len {
+    if expected > data_len {
         return Err(bad(format!(
-            "tensors cover {expected} bytes but the data section has {data_len}"
+            "tensors need {expected} bytes but the data section has {data_len}"
         )));
     }
     parsed.tensors = tensors.into_iter().map(|t| t.0).collect();
-    Ok(parsed)
+    Ok(Header {
+        parsed,
+        data_start: header_end,
+        data_end: expected,
+    })
 }
 
 /// One tensor to be written: its name, dtype and shape. Its bytes are supplied while writing.
