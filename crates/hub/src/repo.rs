@@ -168,7 +168,23 @@ fn repo_from_row(r: &sqlx::sqlite::SqliteRow) -> Repo {
     }
 }
 
-const REPO_COLUMNS: &str = "id, kind, namespace, name, private, gated, created_at";
+/// Find a repository (names compare without case), through any executor.
+async fn find_with<'e, E: sqlx::SqliteExecutor<'e>>(
+    ex: E,
+    kind: RepoKind,
+    namespace: &str,
+    name: &str,
+) -> sqlx::Result<Option<Repo>> {
+    let row = sqlx::query(
+        "SELECT id, kind, namespace, name, private, gated, created_at FROM repos WHERE kind = ? AND namespace = ? AND name = ?",
+    )
+    .bind(kind.singular())
+    .bind(namespace)
+    .bind(name)
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.as_ref().map(repo_from_row))
+}
 
 /// Find a repository (names compare without case).
 pub async fn find(
@@ -177,15 +193,7 @@ pub async fn find(
     namespace: &str,
     name: &str,
 ) -> sqlx::Result<Option<Repo>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {REPO_COLUMNS} FROM repos WHERE kind = ? AND namespace = ? AND name = ?"
-    )))
-    .bind(kind.singular())
-    .bind(namespace)
-    .bind(name)
-    .fetch_optional(db)
-    .await?;
-    Ok(row.as_ref().map(repo_from_row))
+    find_with(db, kind, namespace, name).await
 }
 
 /// Find a repository inside a transaction.
@@ -195,15 +203,7 @@ pub async fn find_tx(
     namespace: &str,
     name: &str,
 ) -> sqlx::Result<Option<Repo>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {REPO_COLUMNS} FROM repos WHERE kind = ? AND namespace = ? AND name = ?"
-    )))
-    .bind(kind.singular())
-    .bind(namespace)
-    .bind(name)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.as_ref().map(repo_from_row))
+    find_with(&mut **tx, kind, namespace, name).await
 }
 
 /// A commit's metadata.
