@@ -89,6 +89,32 @@ impl Hub {
         }
     }
 
+    /// Follow `Link: rel="next"` from `uri`, collecting `key` of every listed item.
+    async fn all_pages(&self, uri: &str, key: &str) -> Vec<String> {
+        let mut all = Vec::new();
+        let mut uri = uri.to_string();
+        loop {
+            let r = self.get(&uri, None).await;
+            all.extend(
+                r.json()
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e[key].as_str().unwrap().to_string()),
+            );
+            let link = r.header("link").to_string();
+            if link.is_empty() {
+                return all;
+            }
+            uri = link
+                .trim_start_matches("<http://hub.test")
+                .split('>')
+                .next()
+                .unwrap()
+                .to_string();
+        }
+    }
+
     async fn get(&self, uri: &str, token: Option<&str>) -> Resp {
         self.call(Method::GET, uri, token, "", Body::empty()).await
     }
@@ -535,59 +561,18 @@ async fn concurrent_commits_to_one_branch_are_all_kept() {
     for t in tasks {
         oids.push(t.await.unwrap());
     }
-    let files: Vec<String> = {
-        let mut all = Vec::new();
-        let mut uri = "/api/models/alice/m/tree/main?recursive=true".to_string();
-        loop {
-            let r = hub.get(&uri, None).await;
-            all.extend(
-                r.json()
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|e| e["path"].as_str().unwrap().to_string()),
-            );
-            let link = r.header("link").to_string();
-            if link.is_empty() {
-                break;
-            }
-            uri = link
-                .trim_start_matches("<http://hub.test")
-                .split('>')
-                .next()
-                .unwrap()
-                .to_string();
-        }
-        all
-    };
+    let files = hub
+        .all_pages("/api/models/alice/m/tree/main?recursive=true", "path")
+        .await;
     for i in 0..16 {
         assert!(
             files.contains(&format!("f{i}.txt")),
             "f{i}.txt lost: {files:?}"
         );
     }
-    let mut history = Vec::new();
-    let mut uri = "/api/models/alice/m/commits/main".to_string();
-    loop {
-        let r = hub.get(&uri, None).await;
-        history.extend(
-            r.json()
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["id"].as_str().unwrap().to_string()),
-        );
-        let link = r.header("link").to_string();
-        if link.is_empty() {
-            break;
-        }
-        uri = link
-            .trim_start_matches("<http://hub.test")
-            .split('>')
-            .next()
-            .unwrap()
-            .to_string();
-    }
+    let history = hub
+        .all_pages("/api/models/alice/m/commits/main", "id")
+        .await;
     assert_eq!(history.len(), 17, "16 commits and the initial one");
     for oid in &oids {
         assert!(history.contains(oid));
