@@ -37,6 +37,253 @@ pub enum Command {
     Serve(ServeArgs),
     /// Manage the hub's users, organisations, tokens and audit log (on its data folder).
     Admin(AdminArgs),
+    /// Model cards: check one against the card rules, or write a new one from the weights.
+    #[command(subcommand)]
+    Card(CardCommand),
+    /// Licences: what a derived model may be licensed as, given its parents.
+    #[command(subcommand)]
+    License(LicenseCommand),
+    /// Evaluate the Open Weight Definition, the OSI Open Source AI Definition and the Model
+    /// Openness Framework classes from a repository's files and metadata.
+    Openness(OpennessArgs),
+    /// Gated repositories on a hub: request access, see its status, and (as a repo admin)
+    /// list, approve, reject or grant requests.
+    #[command(subcommand)]
+    Access(AccessCommand),
+}
+
+/// Where a hub is and who is calling it.
+#[derive(Debug, Args, Clone)]
+pub struct RemoteArgs {
+    /// The hub's URL (or set WH_ENDPOINT or HF_ENDPOINT).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// Access token (or set WH_TOKEN or HF_TOKEN).
+    #[arg(long, hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// The repository type.
+    #[arg(long = "repo-type", default_value = "model", value_parser = ["model", "dataset", "space"])]
+    pub repo_type: String,
+
+    /// The revision (branch, tag or commit) to read.
+    #[arg(long, default_value = "main")]
+    pub revision: String,
+}
+
+/// `wh card` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CardCommand {
+    /// Check a model card (YAML front matter and Markdown sections) against the card rules;
+    /// exit 1 when there is an error-level finding.
+    Lint(CardLintArgs),
+    /// Write a model card skeleton with the recommended sections, filled in from the weights and
+    /// `config.json`.
+    New(CardNewArgs),
+}
+
+/// `wh card lint`.
+#[derive(Debug, Args)]
+pub struct CardLintArgs {
+    /// A model folder, a README.md, or (with --endpoint) a repository id on a hub.
+    pub path: String,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wh card new`.
+#[derive(Debug, Args)]
+pub struct CardNewArgs {
+    /// The model folder; the card is written to PATH/README.md.
+    pub path: PathBuf,
+
+    /// Write the card here instead of PATH/README.md.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Replace an existing card.
+    #[arg(long)]
+    pub force: bool,
+
+    /// The licence id to declare (a Hub licence id).
+    #[arg(long)]
+    pub license: Option<String>,
+
+    /// Skip the weights fingerprint (it reads every tensor).
+    #[arg(long)]
+    pub no_fingerprint: bool,
+
+    /// Print JSON describing what was written.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wh license` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LicenseCommand {
+    /// Resolve the licence of a model and of each of its `base_model`s and check that the
+    /// declared licence is allowed for the derivation; exit 1 when it is not.
+    Check(LicenseCheckArgs),
+}
+
+/// `wh license check`.
+#[derive(Debug, Args)]
+pub struct LicenseCheckArgs {
+    /// A model folder, a README.md, or (with --endpoint) a repository id on a hub.
+    pub path: String,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    /// A parent's licence, given directly: `ID=LICENSE` (e.g. `acme/base=apache-2.0`). Repeatable;
+    /// takes precedence over the hub and --parents.
+    #[arg(long = "parent", value_name = "ID=LICENSE")]
+    pub parents: Vec<String>,
+
+    /// A folder holding parent models as `NAMESPACE/NAME/README.md`.
+    #[arg(long = "parents-dir", value_name = "DIR")]
+    pub parents_dir: Option<PathBuf>,
+
+    /// The relation to the parents, overriding the card's `base_model_relation`.
+    #[arg(long, value_parser = ["finetune", "adapter", "merge", "quantized", "distillation", "trained-on-outputs"])]
+    pub relation: Option<String>,
+
+    /// The model's published name, for naming duties [default: the repo name, the card's
+    /// model-index name, or the folder name].
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Also fail (exit 1) on unmet notice and attribution duties and on findings that need review.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wh openness`.
+#[derive(Debug, Args)]
+pub struct OpennessArgs {
+    /// A model folder, or (with --endpoint) a repository id on a hub.
+    pub path: String,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wh access` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Show a gated repository's agreement and request access; asks for explicit confirmation.
+    Request(AccessRequestArgs),
+    /// Your access status for a repository.
+    Status(AccessRepoArgs),
+    /// List access requests of a repository you administer.
+    List(AccessListArgs),
+    /// Approve a user's request.
+    Approve(AccessUserArgs),
+    /// Reject a user's request.
+    Reject(AccessRejectArgs),
+    /// Grant a user access without a request.
+    Grant(AccessUserArgs),
+    /// Put a user's request back to pending.
+    Cancel(AccessUserArgs),
+}
+
+/// A repository on a hub.
+#[derive(Debug, Args)]
+pub struct AccessRepoArgs {
+    /// The repository id (`namespace/name`).
+    pub repo: String,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wh access request`.
+#[derive(Debug, Args)]
+pub struct AccessRequestArgs {
+    /// The repository id (`namespace/name`).
+    pub repo: String,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    /// An answer to a form field: `LABEL=VALUE`. Repeatable; missing answers are asked for.
+    #[arg(long = "field", value_name = "LABEL=VALUE")]
+    pub fields: Vec<String>,
+
+    /// Accept without the prompt, but only the agreement with this SHA-256 (as printed by a
+    /// previous run); for scripts, and recorded in the audit log.
+    #[arg(long = "i-accept", value_name = "SHA256")]
+    pub i_accept: Option<String>,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wh access list`.
+#[derive(Debug, Args)]
+pub struct AccessListArgs {
+    /// The repository id (`namespace/name`).
+    pub repo: String,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    /// Which requests.
+    #[arg(long, default_value = "pending", value_parser = ["pending", "accepted", "rejected"])]
+    pub status: String,
+
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A user of a repository's access list.
+#[derive(Debug, Args)]
+pub struct AccessUserArgs {
+    /// The repository id (`namespace/name`).
+    pub repo: String,
+
+    /// The user.
+    pub user: String,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// `wh access reject`.
+#[derive(Debug, Args)]
+pub struct AccessRejectArgs {
+    /// The repository id (`namespace/name`).
+    pub repo: String,
+
+    /// The user.
+    pub user: String,
+
+    /// Why (shown to the user; at most 200 characters).
+    #[arg(long)]
+    pub reason: Option<String>,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// Which files of a model a manifest covers.

@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod printer;
+mod remote;
 mod size;
 
 use std::io::ErrorKind;
@@ -34,6 +35,10 @@ fn main() -> ExitCode {
         Command::Scan(args) => commands::scan::run(args, &printer),
         Command::Serve(args) => commands::serve::run(args, &printer),
         Command::Admin(args) => commands::admin::run(args, &printer),
+        Command::Card(cmd) => commands::card::run(cmd, &printer),
+        Command::License(cmd) => commands::license::run(cmd, &printer),
+        Command::Openness(args) => commands::openness::run(args, &printer),
+        Command::Access(cmd) => commands::access::run(cmd, &printer),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,1 @@
+//! Licensing of derived models (placeholder, filled below).

@@ -1,0 +1,1 @@
+//! Card lint rules (placeholder, filled below).

@@ -1,0 +1,12 @@
+//! `wh openness`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::printer::Printer;
+
+/// Run `wh openness`.
+pub fn run(_cmd: impl std::fmt::Debug, _printer: &Printer) -> Result<ExitCode> {
+    anyhow::bail!("not available yet")
+}
