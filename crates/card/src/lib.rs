@@ -12,6 +12,7 @@ pub mod frontmatter;
 pub mod gate;
 pub mod licenses;
 pub mod lint;
+pub mod vocab;
 
 pub use files::{Dir, Files, MemFiles};
 pub use frontmatter::Card;
