@@ -319,6 +319,17 @@ fn violations(c: &License, parents: &[(&Parent, &'static License)], rel: Relatio
             });
         }
     }
+    if let Some(fam) = keeper_family(c)
+        && !parents.iter().any(|(_, l)| keeper_family(l).as_deref() == Some(fam.as_str()))
+    {
+        out.push(Finding {
+            rule: "LIC-001",
+            level: "error",
+            parent: None,
+            term: "vendor licence".into(),
+            message: format!("{} is the licence of its vendor's own models and their derivatives, and no parent is under it", c.id),
+        });
+    }
     if keepers.len() >= 2 {
         let ok: Vec<&str> = parents
             .iter()
@@ -637,6 +648,7 @@ mod tests {
         assert_eq!(o.verdict, Verdict::NotAllowed);
         assert_eq!(terms(&o), [("error", Some("a/nc"), "non-commercial")]);
         assert!(o.allowed.iter().all(|id| licenses::get(id).unwrap().non_commercial()));
+        assert!(o.allowed.iter().all(|id| id.starts_with("cc-by-nc")), "{:?}", o.allowed);
         assert!(o.allowed.contains(&"cc-by-nc-4.0".to_string()) && o.allowed.contains(&"cc-by-nc-sa-4.0".to_string()));
         assert_eq!(o.recommended.as_deref(), Some("cc-by-nc-4.0"));
         c.license = Some("cc-by-nc-4.0".into());
