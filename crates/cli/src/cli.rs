@@ -591,8 +591,21 @@ pub enum AuditCommand {
         #[arg(long)]
         limit: Option<i64>,
     },
-    /// Check that no entry was altered or removed (each entry hashes the previous one).
-    Verify,
+    /// Check that no entry was altered, removed or reordered (each entry hashes the previous
+    /// one) and that the log still reaches the entry named by the anchor file `audit.head`;
+    /// exit 1 naming the first broken entry.
+    Verify {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Erase the personal data (client addresses, form answers, e-mail) of the entries a user
+    /// made or that are about them; the hashes do not cover it, so the chain stays valid.
+    Erase {
+        /// User name.
+        #[arg(long)]
+        user: String,
+    },
 }
 
 /// `wh inspect`.

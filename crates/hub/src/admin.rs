@@ -6,16 +6,13 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, Broken, Head, Intact, Problem};
 use crate::auth::{self, Role};
 use crate::db::{self, Db};
 
 /// Who the audit log names for command-line changes.
 fn cli_actor() -> Actor {
-    Actor {
-        user: None,
-        token_id: None,
-    }
+    Actor::default()
 }
 
 /// Open (creating if needed) the database of a data folder.
@@ -136,20 +133,29 @@ pub async fn add_member(db: &Db, org: &str, user: &str, role: Role) -> anyhow::R
         .await?
         .with_context(|| format!("no organisation named {org:?}"))?;
     let mut tx = db::write(db).await?;
+    let before: Option<String> =
+        sqlx::query_scalar("SELECT role FROM members WHERE org_id = ? AND user_id = ?")
+            .bind(oid)
+            .bind(uid)
+            .fetch_optional(&mut *tx)
+            .await?;
     sqlx::query("INSERT INTO members (org_id, user_id, role) VALUES (?, ?, ?) ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role")
         .bind(oid)
         .bind(uid)
         .bind(role.as_str())
         .execute(&mut *tx)
         .await?;
-    audit::record(
-        &mut tx,
-        &cli_actor(),
-        "org.member",
-        None,
-        json!({"org": org, "user": user, "role": role}),
-    )
-    .await?;
+    let (event, data) = match before {
+        None => (
+            "member.add",
+            json!({"org": org, "user": user, "role": role}),
+        ),
+        Some(from) => (
+            "member.role.change",
+            json!({"org": org, "user": user, "from": from, "to": role}),
+        ),
+    };
+    audit::record(&mut tx, &cli_actor(), event, None, data).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -159,7 +165,40 @@ pub async fn audit_list(db: &Db, since: i64, limit: i64) -> anyhow::Result<Vec<V
     Ok(audit::list(db, since, limit).await?)
 }
 
-/// Check the audit chain: `Ok(n)` entries intact, or the first altered entry id.
-pub async fn audit_verify(db: &Db) -> anyhow::Result<Result<u64, i64>> {
-    Ok(audit::verify(db).await?)
+/// Check the audit chain of a data folder against its anchor (`audit.head`).
+pub async fn audit_verify(db: &Db, data: &Path) -> anyhow::Result<Result<Intact, Broken>> {
+    // The anchor first: it names an entry committed before the walk starts.
+    let anchor = match audit::read_anchor(data) {
+        Ok(a) => a,
+        Err(message) => {
+            return Ok(Err(Broken {
+                seq: 0,
+                problem: Problem::Anchor,
+                message,
+            }));
+        }
+    };
+    Ok(audit::verify(db, anchor.as_ref()).await?)
+}
+
+/// Erase the personal data (addresses, form answers, e-mail) of the audit entries a user did or
+/// that are about them; the chain stays valid. Returns how many entries held some.
+pub async fn audit_erase(db: &Db, user: &str) -> anyhow::Result<u64> {
+    let mut tx = db::write(db).await?;
+    let n = audit::erase_user(&mut tx, user).await?;
+    audit::record(
+        &mut tx,
+        &cli_actor(),
+        "audit.erase",
+        None,
+        json!({"user": user, "entries": n}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Write the latest audit entry to the data folder's anchor file (`audit.head`).
+pub async fn write_anchor(db: &Db, data: &Path) -> anyhow::Result<Option<Head>> {
+    audit::write_anchor(db, data).await
 }

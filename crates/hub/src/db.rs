@@ -85,7 +85,22 @@ const SCHEMA: &[&str] = &[
         repo TEXT,
         detail TEXT NOT NULL,
         prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL)",
+        hash TEXT NOT NULL,
+        record TEXT,
+        personal TEXT)",
+    "CREATE TABLE IF NOT EXISTS access_requests (
+        id INTEGER PRIMARY KEY,
+        repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        status TEXT NOT NULL,
+        agreement_sha256 TEXT,
+        fields TEXT,
+        requested_at INTEGER NOT NULL,
+        reviewed_at INTEGER,
+        reviewer TEXT,
+        rejection_reason TEXT,
+        UNIQUE (repo_id, user_id))",
+    "CREATE INDEX IF NOT EXISTS access_requests_by_status ON access_requests (repo_id, status)",
 ];
 
 /// Open (creating if needed) the database at `path` and bring its schema up to date.
@@ -106,6 +121,7 @@ pub async fn open(path: &Path) -> anyhow::Result<Db> {
     for statement in SCHEMA {
         sqlx::query(*statement).execute(&mut *tx).await?;
     }
+    crate::audit::migrate(&mut tx).await?;
     tx.commit().await?;
     Ok(pool)
 }

@@ -79,6 +79,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<api::App>> {
         db,
         store,
         cache: repo::SnapshotCache::default(),
+        agreements: api::AgreementCache::default(),
         secret,
         config,
     }))
@@ -101,12 +102,14 @@ pub async fn serve(
     use hyper_util::service::TowerToHyperService;
 
     let listen = config.listen;
+    let data = config.data.clone();
     let app = open(config).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     ready(listener.local_addr()?);
     let router = router(Arc::clone(&app));
+    let anchor = tokio::spawn(keep_audit_anchor(Arc::clone(&app), data.clone()));
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     // Large reads keep uploads cheap: the default buffer caps each read of a body at ~400 KiB.
     builder.http1().max_buf_size(4 << 20);
@@ -115,7 +118,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
                         // Out of file descriptors and the like: wait and keep serving.
@@ -125,7 +128,12 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(router.clone());
+                // Handlers see the peer's address (for the audit log's personal data).
+                let service = TowerToHyperService::new(
+                    router
+                        .clone()
+                        .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+                );
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
@@ -139,6 +147,34 @@ pub async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
+    anchor.abort();
+    if let Err(e) = audit::write_anchor(&app.db, &data).await {
+        tracing::warn!("writing the audit anchor failed: {e:#}");
+    }
     app.db.close().await;
     Ok(())
+}
+
+/// How often the hub writes the audit log's last entry to `audit.head`.
+const ANCHOR_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Keep the data folder's audit anchor at the log's last entry, so that entries cut off the end
+/// of the log are noticed by `wh admin audit verify`.
+async fn keep_audit_anchor(app: Arc<api::App>, data: PathBuf) {
+    let mut written: Option<audit::Head> = None;
+    let mut tick = tokio::time::interval(ANCHOR_INTERVAL);
+    loop {
+        tick.tick().await;
+        match audit::head(&app.db).await {
+            Ok(h) if h.is_some() && h != written => {
+                if let Err(e) = audit::write_anchor(&app.db, &data).await {
+                    tracing::warn!("writing the audit anchor failed: {e:#}");
+                }
+                // Tried for this head: warn once, not every tick.
+                written = h;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("reading the audit log failed: {e}"),
+        }
+    }
 }

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use weighhouse_hub::admin;
 use weighhouse_hub::auth::Role;
+use weighhouse_hub::{admin, audit};
 
 use crate::UserError;
 use crate::cli::{
@@ -38,6 +38,7 @@ async fn run_async(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitCod
             UserError(format!("{e:#}")).into()
         }
     };
+    let wrote = !matches!(args.command, AdminCommand::Audit(AuditCommand::List { .. }));
     match args.command {
         AdminCommand::User(UserCommand::Create { name, admin }) => {
             let token = admin::create_user(&db, &name, admin)
@@ -85,34 +86,93 @@ async fn run_async(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitCod
                 printer.data(&serde_json::to_string_pretty(&entries)?)?;
             } else {
                 for e in &entries {
-                    let s = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_string();
-                    let token = e
-                        .get("token")
-                        .and_then(|v| v.as_i64())
+                    let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+                    let token = e["actor"]["token_id"]
+                        .as_i64()
                         .map_or("-".to_string(), |t| format!("token {t}"));
                     printer.data(&format!(
-                        "{:>6}  {}  {:<12} {:<10} {:<16} {:<32} {}",
-                        e["id"],
-                        s("at"),
-                        s("user"),
+                        "{:>6}  {}  {:<12} {:<10} {:<18} {:<32} {}",
+                        e["seq"],
+                        s(&e["ts"]),
+                        s(&e["actor"]["user"]),
                         token,
-                        s("action"),
-                        s("repo"),
-                        e["detail"]
+                        s(&e["event"]),
+                        s(&e["target"]["repo"]),
+                        e["data"]
                     ))?;
                 }
             }
         }
-        AdminCommand::Audit(AuditCommand::Verify) => match admin::audit_verify(&db).await? {
-            Ok(n) => printer.data(&format!("audit log intact: {n} entries"))?,
-            Err(id) => {
-                printer.data(&format!(
-                    "audit log altered: entry {id} does not match the chain"
-                ))?;
-                return Ok(ExitCode::from(1));
-            }
-        },
+        AdminCommand::Audit(AuditCommand::Verify { json }) => {
+            let result = admin::audit_verify(&db, &args.data).await?;
+            db.close().await;
+            return print_verify(&result, json, printer);
+        }
+        AdminCommand::Audit(AuditCommand::Erase { user }) => {
+            let n = admin::audit_erase(&db, &user).await?;
+            printer.note(&format!(
+                "Erased the personal data of {n} audit entries of {user}; the chain is unchanged"
+            ));
+        }
+    }
+    if wrote {
+        // Move the anchor to the entry just written.
+        if let Err(e) = admin::write_anchor(&db, &args.data).await {
+            printer.note(&format!("warning: the audit anchor was not updated: {e:#}"));
+        }
     }
     db.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_verify(
+    result: &Result<audit::Intact, audit::Broken>,
+    json: bool,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(ok) => {
+            if json {
+                let v = serde_json::json!({
+                    "intact": true,
+                    "count": ok.count,
+                    "head": ok.head,
+                    "anchor": ok.anchor,
+                });
+                printer.data(&serde_json::to_string_pretty(&v)?)?;
+            } else {
+                let head = ok
+                    .head
+                    .as_ref()
+                    .map_or("none (empty log)".to_string(), |h| {
+                        format!("entry {} {}", h.seq, h.hash)
+                    });
+                let anchor = ok
+                    .anchor
+                    .as_ref()
+                    .map_or("no anchor file yet".to_string(), |a| {
+                        format!("anchor at entry {} matches", a.seq)
+                    });
+                printer.data(&format!(
+                    "audit log intact: {} entries; head {head}; {anchor}",
+                    ok.count
+                ))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(broken) => {
+            if json {
+                let v = serde_json::json!({
+                    "intact": false,
+                    "seq": broken.seq,
+                    "problem": broken.problem,
+                    "message": broken.message,
+                });
+                printer.data(&serde_json::to_string_pretty(&v)?)?;
+            } else {
+                printer.data(&format!("audit log broken: {}", broken.message))?;
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
 }

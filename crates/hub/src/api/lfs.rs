@@ -8,7 +8,9 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use futures_util::StreamExt;
+use std::collections::HashSet;
+
+use futures_util::{StreamExt, TryStreamExt};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -42,6 +44,9 @@ struct Ticket {
     id: String,
     #[serde(default)]
     part: u64,
+    /// Download of a gated repository's object by a user who is not a member: logged.
+    #[serde(default)]
+    gate: bool,
 }
 
 fn sign(secret: &[u8], payload: &str) -> String {
@@ -120,6 +125,17 @@ pub(crate) async fn batch(
     } else {
         ctx.readable(kind, ns, name).await?
     };
+    // Downloads follow the gate, and only hand out objects this repository's history holds:
+    // otherwise any repository's endpoint would serve any object whose digest is known.
+    let (gated_download, known) = if upload {
+        (false, HashSet::new())
+    } else {
+        let access = super::gate::check(ctx, &repo, None).await?;
+        (
+            access == super::gate::Access::Granted,
+            objects_of(ctx, repo.id).await?,
+        )
+    };
     if req.hash_algo.as_deref().is_some_and(|a| a != "sha256") {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -166,10 +182,11 @@ pub(crate) async fn batch(
             token,
             id: String::new(),
             part: 0,
+            gate: gated_download,
         };
         if !upload {
             match stored {
-                Some(s) if s == size => {
+                Some(s) if s == size && known.contains(&ticket.oid) => {
                     ticket.op = "dl".into();
                     let href = format!("{}/api/lfs/download/{}", ctx.base, encode_ticket(&ctx.app.secret, &ticket));
                     objects.push(json!({"oid": sha.to_string(), "size": size, "authenticated": true,
@@ -218,6 +235,23 @@ pub(crate) async fn batch(
     ))
 }
 
+/// The SHA-256 of every file in any commit of a repository.
+async fn objects_of(ctx: &Ctx, repo_id: i64) -> ApiResult<HashSet<String>> {
+    #[derive(Deserialize)]
+    struct Digest {
+        sha256: String,
+    }
+    let mut out = HashSet::new();
+    let mut rows = sqlx::query_scalar::<_, String>("SELECT files FROM commits WHERE repo_id = ?")
+        .bind(repo_id)
+        .fetch(&ctx.app.db);
+    while let Some(files) = rows.try_next().await? {
+        let files: Vec<Digest> = serde_json::from_str(&files).map_err(ApiError::internal)?;
+        out.extend(files.into_iter().map(|f| f.sha256));
+    }
+    Ok(out)
+}
+
 fn uuid_like() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
@@ -258,7 +292,13 @@ pub(crate) async fn verify(
     }
 }
 
-async fn uploaded(app: &App, t: &Ticket, sha: &Sha256, transfer: &str) -> ApiResult<()> {
+async fn uploaded(
+    app: &App,
+    t: &Ticket,
+    sha: &Sha256,
+    transfer: &str,
+    ip: Option<String>,
+) -> ApiResult<()> {
     let mut tx = db::write(&app.db).await?;
     sqlx::query("INSERT OR IGNORE INTO blobs (sha256, size, created_at) VALUES (?, ?, ?)")
         .bind(sha.to_string())
@@ -269,6 +309,7 @@ async fn uploaded(app: &App, t: &Ticket, sha: &Sha256, transfer: &str) -> ApiRes
     let actor = Actor {
         user: t.user.clone(),
         token_id: t.token,
+        ip,
     };
     audit::record(
         &mut tx,
@@ -287,10 +328,9 @@ pub(crate) async fn transfer(
     app: &App,
     m: &Method,
     segs: &[String],
-    base: &str,
+    ip: Option<String>,
     body: Body,
 ) -> ApiResult {
-    let _ = base;
     match (m.as_str(), segs) {
         ("PUT", [kind, t]) if kind == "upload" => {
             let t = decode_ticket(&app.secret, t)?;
@@ -307,7 +347,7 @@ pub(crate) async fn transfer(
             }
             let verified = staging.finish().await?;
             app.store.publish(verified).await?;
-            uploaded(app, &t, &sha, "basic").await?;
+            uploaded(app, &t, &sha, "basic", ip).await?;
             Ok(StatusCode::OK.into_response())
         }
         ("PUT", [kind, t, n]) if kind == "part" => {
@@ -390,7 +430,7 @@ pub(crate) async fn transfer(
             let mp = app.store.stage_multipart(&t.id, t.size)?;
             let verified = mp.complete(sha).await?;
             app.store.publish(verified).await?;
-            uploaded(app, &t, &sha, "multipart").await?;
+            uploaded(app, &t, &sha, "multipart", ip).await?;
             Ok(lfs_json(
                 StatusCode::OK,
                 json!({"oid": t.oid, "size": t.size}),
@@ -404,6 +444,23 @@ pub(crate) async fn transfer(
             let sha: Sha256 = t.oid.parse().map_err(ApiError::internal)?;
             let blob = app.store.open(&sha).await?;
             let size = blob.size();
+            if t.gate {
+                let actor = Actor {
+                    user: t.user.clone(),
+                    token_id: t.token,
+                    ip,
+                };
+                let mut tx = db::write(&app.db).await?;
+                audit::record(
+                    &mut tx,
+                    &actor,
+                    "download",
+                    Some(&t.repo),
+                    json!({"user": t.user, "oid": t.oid, "bytes": size, "via": "lfs"}),
+                )
+                .await?;
+                tx.commit().await?;
+            }
             let mut r = Body::from_stream(blob.stream(0..size)).into_response();
             r.headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
@@ -434,6 +491,7 @@ mod tests {
             token: Some(1),
             id: String::new(),
             part: 0,
+            gate: false,
         };
         let s = encode_ticket(secret, &t);
         assert_eq!(decode_ticket(secret, &s).unwrap().size, 5);

@@ -4,7 +4,10 @@
 //! percent-encoded segment, a file path in `/resolve/` spans several, and repository names may
 //! end in `.git` only in LFS URLs. Each segment is decoded after the split.
 
+mod access;
+mod audit_log;
 mod error;
+mod gate;
 mod lfs;
 mod read;
 mod repos;
@@ -22,6 +25,7 @@ use percent_encoding::percent_decode_str;
 use serde::de::DeserializeOwned;
 
 pub use error::{ApiError, ApiResult};
+pub use gate::AgreementCache;
 
 /// The parsers of client input, for tests and fuzzing.
 pub mod parsers {
@@ -85,6 +89,7 @@ pub mod parsers {
     }
 }
 
+use crate::audit::Actor;
 use crate::auth::{self, Caller, Role};
 use crate::repo::{self, Repo, RepoKind, SnapshotCache};
 use crate::{Config, db::Db};
@@ -96,6 +101,7 @@ pub struct App {
     pub(crate) db: Db,
     pub(crate) store: BlobStore,
     pub(crate) cache: SnapshotCache,
+    pub(crate) agreements: AgreementCache,
     pub(crate) secret: Vec<u8>,
     pub(crate) config: Config,
 }
@@ -122,9 +128,18 @@ pub(crate) struct Ctx {
     pub base: String,
     pub headers: HeaderMap,
     pub query: Vec<(String, String)>,
+    /// The client's address, when the server knows the connection's peer.
+    pub ip: Option<String>,
 }
 
 impl Ctx {
+    /// The caller as the audit log names them, with their address.
+    pub fn actor(&self) -> Actor {
+        let mut a = self.caller.as_ref().map(Actor::of).unwrap_or_default();
+        a.ip = self.ip.clone();
+        a
+    }
+
     pub fn q(&self, key: &str) -> Option<&str> {
         self.query
             .iter()
@@ -289,10 +304,14 @@ async fn route(app: Arc<App>, req: Request) -> ApiResult {
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
     let base = base_url(&app.config, &parts.headers);
+    let ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
 
     // LFS transfer URLs carry their own signed authorisation; clients send no token there.
     if segs.len() >= 3 && segs[0] == "api" && segs[1] == "lfs" {
-        return lfs::transfer(&app, &parts.method, &segs[2..], &base, body).await;
+        return lfs::transfer(&app, &parts.method, &segs[2..], ip, body).await;
     }
 
     let caller = match bearer(&parts.headers) {
@@ -309,6 +328,7 @@ async fn route(app: Arc<App>, req: Request) -> ApiResult {
         base,
         headers: parts.headers.clone(),
         query,
+        ip,
     };
     let m = &parts.method;
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
@@ -324,6 +344,7 @@ async fn route(app: Arc<App>, req: Request) -> ApiResult {
             serde_json::json!({"standardEnvVars": [], "harnesses": {}}),
         )
         .into_response()),
+        ["api", "admin", "audit"] if m == Method::GET => audit_log::export(&ctx).await,
         ["api", "health"] => Ok(axum::Json(serde_json::json!({"status": "ok"})).into_response()),
         ["api", kind] if m == Method::GET && RepoKind::from_plural(kind).is_some() => {
             read::list(&ctx, RepoKind::from_plural(kind).expect("checked")).await
@@ -412,6 +433,15 @@ async fn repo_api(
         }
         ["commit", rev] if m == Method::POST => write::commit(ctx, kind, ns, name, rev, body).await,
         ["settings"] if m == Method::PUT => repos::settings(ctx, kind, ns, name, body).await,
+        ["gate"] if get => access::gate_info(ctx, kind, ns, name).await,
+        ["ask-access"] if m == Method::POST => access::ask_access(ctx, kind, ns, name, body).await,
+        ["user-access-request", "handle"] if m == Method::POST => {
+            access::handle(ctx, kind, ns, name, body).await
+        }
+        ["user-access-request", "grant"] if m == Method::POST => {
+            access::grant(ctx, kind, ns, name, body).await
+        }
+        ["user-access-request", status] if get => access::list(ctx, kind, ns, name, status).await,
         ["branch", branch] if m == Method::POST => {
             write::create_branch(ctx, kind, ns, name, branch, body).await
         }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, Ctx, json_body};
-use crate::audit::{self, Actor};
+use crate::audit;
 use crate::auth;
 use crate::db;
 use crate::repo::{self, RepoKind};
@@ -113,7 +113,7 @@ pub(crate) async fn create(ctx: &Ctx, body: Body) -> ApiResult {
     let audit_name = format!("{}/{full}", kind.plural());
     audit::record(
         &mut tx,
-        &Actor::of(caller),
+        &ctx.actor(),
         "repo.create",
         Some(&audit_name),
         json!({"private": private, "commit": head}),
@@ -137,7 +137,7 @@ pub(crate) async fn delete(ctx: &Ctx, body: Body) -> ApiResult {
     let kind = kind_of(req.kind.as_deref())?;
     let (ns, name) = split_name(ctx, &req.name, req.organization.as_deref())?;
     let repo = ctx.writable(kind, &ns, &name).await?;
-    let caller = ctx.require_caller()?;
+    ctx.require_caller()?;
     let mut tx = db::write(&ctx.app.db).await?;
     sqlx::query("DELETE FROM repos WHERE id = ?")
         .bind(repo.id)
@@ -145,7 +145,7 @@ pub(crate) async fn delete(ctx: &Ctx, body: Body) -> ApiResult {
         .await?;
     audit::record(
         &mut tx,
-        &Actor::of(caller),
+        &ctx.actor(),
         "repo.delete",
         Some(&repo.audit_name()),
         json!({}),
@@ -185,7 +185,7 @@ pub(crate) async fn move_repo(ctx: &Ctx, body: Body) -> ApiResult {
         )));
     };
     ctx.require_write(&to_ns, &req.to).await?;
-    let caller = ctx.require_caller()?;
+    ctx.require_caller()?;
     let mut tx = db::write(&ctx.app.db).await?;
     if repo::find_tx(&mut tx, kind, &to_ns, &to_name)
         .await?
@@ -205,7 +205,7 @@ pub(crate) async fn move_repo(ctx: &Ctx, body: Body) -> ApiResult {
     let to_full = format!("{}/{to_ns}/{to_name}", kind.plural());
     audit::record(
         &mut tx,
-        &Actor::of(caller),
+        &ctx.actor(),
         "repo.move",
         Some(&repo.audit_name()),
         json!({"to": to_full}),
@@ -251,7 +251,7 @@ pub(crate) async fn settings(
             )));
         }
     };
-    let caller = ctx.require_caller()?;
+    ctx.require_caller()?;
     let mut tx = db::write(&ctx.app.db).await?;
     if let Some(p) = private {
         sqlx::query("UPDATE repos SET private = ? WHERE id = ?")
@@ -267,12 +267,24 @@ pub(crate) async fn settings(
             .execute(&mut *tx)
             .await?;
     }
+    // What changed, from and to: visibility and gating mode.
+    let mut changes = serde_json::Map::new();
+    if let Some(p) = private {
+        let word = |p: bool| if p { "private" } else { "public" };
+        changes.insert(
+            "visibility".into(),
+            json!({"from": word(repo.private), "to": word(p)}),
+        );
+    }
+    if let Some(g) = gated {
+        changes.insert("gated".into(), json!({"from": repo.gated, "to": g}));
+    }
     audit::record(
         &mut tx,
-        &Actor::of(caller),
+        &ctx.actor(),
         "repo.settings",
         Some(&repo.audit_name()),
-        json!({"private": private, "gated": gated}),
+        Value::Object(changes),
     )
     .await?;
     tx.commit().await?;

@@ -5,8 +5,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
+use serde_json::json;
+
+use super::gate::{self, Access};
 use super::read::at_rev;
 use super::{ApiError, ApiResult, Ctx};
+use crate::audit;
+use crate::db;
 use crate::repo::RepoKind;
 
 /// A parsed `Range` header, relative to a file of `size` bytes.
@@ -93,6 +98,7 @@ pub(crate) async fn resolve(
         ));
     }
     let repo = ctx.readable(kind, ns, name).await?;
+    let access = gate::check(ctx, &repo, Some(path)).await?;
     let (oid, snap) = at_rev(ctx, &repo, rev).await?;
     let Some(file) = snap.file(path) else {
         return Err(ApiError::entry_not_found(path, Some(&oid)));
@@ -185,6 +191,25 @@ pub(crate) async fn resolve(
             "blob {sha} has {} bytes, the tree says {size}",
             blob.size()
         )));
+    }
+    if access == Access::Granted {
+        // Downloads of gated files by users outside the namespace are part of the audit trail.
+        let mut tx = db::write(&ctx.app.db).await?;
+        audit::record_with(
+            &mut tx,
+            &ctx.actor(),
+            "download",
+            json!({"repo": repo.audit_name(), "revision": oid}),
+            json!({
+                "user": ctx.caller.as_ref().map(|c| &c.name),
+                "file": path,
+                "revision": rev,
+                "bytes": end - start,
+            }),
+            serde_json::Map::new(),
+        )
+        .await?;
+        tx.commit().await?;
     }
     let body = Body::from_stream(blob.stream(start..end));
     Ok((status, h, body).into_response())

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::read::{at_rev, front_matter};
 use super::{ApiError, ApiResult, Ctx, json_body};
-use crate::audit::{self, Actor};
+use crate::audit;
 use crate::db;
 use crate::git::{self, FileEntry};
 use crate::repo::{self, Change, CommitError, CommitInfo, Repo, RepoKind};
@@ -576,7 +576,7 @@ pub(crate) async fn commit(
         &branch,
         &changes,
         &info,
-        &Actor::of(&caller),
+        &ctx.actor(),
         detail,
     )
     .await
@@ -623,7 +623,7 @@ pub(crate) async fn create_branch(
     let target = repo::resolve(&ctx.app.db, repo.id, start)
         .await?
         .ok_or_else(|| ApiError::revision_not_found(start))?;
-    let caller = ctx.require_caller()?;
+    ctx.require_caller()?;
     let mut tx = db::write(&ctx.app.db).await?;
     let done = sqlx::query("INSERT OR IGNORE INTO refs (repo_id, name, target) VALUES (?, ?, ?)")
         .bind(repo.id)
@@ -639,7 +639,7 @@ pub(crate) async fn create_branch(
     }
     audit::record(
         &mut tx,
-        &Actor::of(caller),
+        &ctx.actor(),
         "branch.create",
         Some(&repo.audit_name()),
         json!({"branch": branch, "commit": target}),
@@ -680,7 +680,7 @@ async fn delete_ref(
     action: &str,
     short: &str,
 ) -> ApiResult<Response> {
-    let caller = ctx.require_caller()?;
+    ctx.require_caller()?;
     let mut tx = db::write(&ctx.app.db).await?;
     let target: Option<String> =
         sqlx::query_scalar("DELETE FROM refs WHERE repo_id = ? AND name = ? RETURNING target")
@@ -693,7 +693,7 @@ async fn delete_ref(
     };
     audit::record(
         &mut tx,
-        &Actor::of(caller),
+        &ctx.actor(),
         action,
         Some(&repo.audit_name()),
         json!({"ref": short, "commit": target}),
@@ -722,7 +722,7 @@ pub(crate) async fn create_tag(
     let target = repo::resolve(&ctx.app.db, repo.id, rev)
         .await?
         .ok_or_else(|| ApiError::revision_not_found(rev))?;
-    let caller = ctx.require_caller()?;
+    ctx.require_caller()?;
     let mut tx = db::write(&ctx.app.db).await?;
     let done = sqlx::query(
         "INSERT OR IGNORE INTO refs (repo_id, name, target, message) VALUES (?, ?, ?, ?)",
@@ -742,7 +742,7 @@ pub(crate) async fn create_tag(
     }
     audit::record(
         &mut tx,
-        &Actor::of(caller),
+        &ctx.actor(),
         "tag.create",
         Some(&repo.audit_name()),
         json!({"tag": req.tag, "commit": target}),
