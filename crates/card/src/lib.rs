@@ -12,6 +12,8 @@ pub mod frontmatter;
 pub mod gate;
 pub mod licenses;
 pub mod lint;
+pub mod openness;
+pub mod skeleton;
 pub mod vocab;
 
 pub use files::{Dir, Files, MemFiles};
