@@ -465,6 +465,10 @@ pub async fn write_anchor(db: &Db, data: &Path) -> anyhow::Result<Option<Head>> 
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
+        // The rename itself is durable once the folder is synced.
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
         Ok(())
     })
     .await?;

@@ -267,10 +267,14 @@ async fn manual_requests_are_reviewed_and_bound_to_the_agreement() {
     let card = common::CARD.replace("Use it kindly.", "Use it very kindly.");
     hub.commit("alice/g", &alice, &[("README.md", card.as_bytes())])
         .await;
-    assert_gated(
-        &hub.get(W, Some(&bob)).await,
-        StatusCode::FORBIDDEN,
-        "not in the authorized list",
+    let r = hub.get(W, Some(&bob)).await;
+    assert_gated(&r, StatusCode::FORBIDDEN, "not in the authorized list");
+    let body = r.json();
+    assert_eq!(body["status"], "outdated");
+    assert_eq!(body["license"], "other");
+    assert_eq!(
+        body["request_url"],
+        "http://hub.test/api/models/alice/g/gate"
     );
     let g = hub.get("/api/models/alice/g/gate", Some(&bob)).await.json();
     assert_eq!(g["status"], "outdated");
@@ -317,7 +321,10 @@ async fn manual_requests_are_reviewed_and_bound_to_the_agreement() {
     let r = hub.ask("alice/g", &bob, &sha2, answers()).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
     assert!(r.header("x-error-message").contains("rejected"));
-    assert_eq!(hub.get(W, Some(&bob)).await.status, StatusCode::FORBIDDEN);
+    let r = hub.get(W, Some(&bob)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.json()["status"], "rejected");
+    assert_eq!(r.json()["rejectionReason"], "No commercial use");
 
     // A changed licence file is a new agreement too, which a rejected user may ask for.
     hub.commit("alice/g", &alice, &[("LICENSE", b"Terms v2.\n")])
@@ -604,4 +611,20 @@ async fn lfs_downloads_follow_the_gate() {
     assert_eq!(downloads[0]["data"]["user"], "bob");
     assert_eq!(downloads[0]["data"]["oid"], oid.as_str());
     assert_eq!(downloads[0]["target"]["repo"], "models/alice/g");
+    // Objects only older commits hold are still served.
+    hub.commit_lines(
+        "alice/g",
+        &alice,
+        &[
+            json!({"key": "header", "value": {"summary": "rm", "description": ""}}),
+            json!({"key": "deletedFile", "value": {"path": "model.safetensors"}}),
+        ],
+    )
+    .await;
+    let r = lfs_batch(&hub, "alice/g", Some(&bob), &oid, content.len()).await;
+    assert!(
+        r.json()["objects"][0]["actions"]["download"]["href"].is_string(),
+        "{}",
+        r.text()
+    );
 }

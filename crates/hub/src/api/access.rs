@@ -18,19 +18,6 @@ use crate::repo::{Repo, RepoKind};
 /// Longest rejection reason, as on the Hub.
 const MAX_REASON: usize = 200;
 
-/// The status a user sees: `outdated` when their request or grant was for another agreement.
-fn user_status(req: Option<&Request>, current: &str) -> &'static str {
-    match req {
-        None => "not-requested",
-        Some(r) if r.agreement_sha256.as_deref() != Some(current) => "outdated",
-        Some(r) => match r.status.as_str() {
-            "accepted" => "accepted",
-            "rejected" => "rejected",
-            _ => "pending",
-        },
-    }
-}
-
 /// `GET /api/{type}s/{ns}/{name}/gate`: the gating mode, the agreement, and the caller's status.
 pub(crate) async fn gate_info(ctx: &Ctx, kind: RepoKind, ns: &str, name: &str) -> ApiResult {
     let repo = ctx.readable(kind, ns, name).await?;
@@ -39,7 +26,7 @@ pub(crate) async fn gate_info(ctx: &Ctx, kind: RepoKind, ns: &str, name: &str) -
         Some(c) => gate::request_of(ctx, repo.id, c.user_id).await?,
         None => None,
     };
-    let status = user_status(req.as_ref(), &agreement.sha256);
+    let status = gate::user_status(req.as_ref(), &agreement.sha256);
     let access = match gate::check(ctx, &repo, None).await {
         Ok(_) => true,
         Err(e) if e.code == Some("GatedRepo") => false,
@@ -375,6 +362,7 @@ pub(crate) async fn handle(
     let mut data = json!({
         "user": user,
         "agreement_sha256": request.agreement_sha256,
+        "fields_sha256": request.fields.as_deref().map(sha256_hex),
         "from": request.status,
         "to": req.status,
     });

@@ -119,6 +119,19 @@ pub(crate) async fn request_of(
     Ok(row.as_ref().map(request_from_row))
 }
 
+/// The status a user sees: `outdated` when their request or grant was for another agreement.
+pub(crate) fn user_status(req: Option<&Request>, current: &str) -> &'static str {
+    match req {
+        None => "not-requested",
+        Some(r) if r.agreement_sha256.as_deref() != Some(current) => "outdated",
+        Some(r) => match r.status.as_str() {
+            "accepted" => "accepted",
+            "rejected" => "rejected",
+            _ => "pending",
+        },
+    }
+}
+
 /// Why a file may be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Access {
@@ -159,19 +172,31 @@ pub(crate) async fn check(ctx: &Ctx, repo: &Repo, path: Option<&str>) -> ApiResu
             ),
         ));
     };
-    if let Some(req) = request_of(ctx, repo.id, caller.user_id).await?
-        && req.status == "accepted"
+    let req = request_of(ctx, repo.id, caller.user_id).await?;
+    let current = agreement(ctx, repo).await?;
+    let status = user_status(req.as_ref(), &current.sha256);
+    if status == "accepted" {
+        return Ok(Access::Granted);
+    }
+    let url = ctx.repo_url(repo.kind, &full);
+    // The body says why, for clients that read more than the Hub's headers.
+    let mut extra = serde_json::json!({
+        "gated": mode_json(repo),
+        "status": status,
+        "license": current.license,
+        "agreement_sha256": current.sha256,
+        "request_url": format!("{}/api/{}/{full}/gate", ctx.base, repo.kind.plural()),
+    });
+    if status == "rejected"
+        && let Some(reason) = req.and_then(|r| r.rejection_reason)
     {
-        let current = agreement(ctx, repo).await?;
-        if req.agreement_sha256.as_deref() == Some(current.sha256.as_str()) {
-            return Ok(Access::Granted);
-        }
+        extra["rejectionReason"] = serde_json::json!(reason);
     }
     Err(gated_error(
         axum::http::StatusCode::FORBIDDEN,
         format!(
-            "Access to {kind} {full} is restricted and you are not in the authorized list. Visit {} to ask for access.",
-            ctx.repo_url(repo.kind, &full)
+            "Access to {kind} {full} is restricted and you are not in the authorized list. Visit {url} to ask for access."
         ),
-    ))
+    )
+    .with_extra(extra))
 }

@@ -131,9 +131,14 @@ pub(crate) async fn batch(
         (false, HashSet::new())
     } else {
         let access = super::gate::check(ctx, &repo, None).await?;
+        let wanted: Vec<String> = req
+            .objects
+            .iter()
+            .map(|o| o.oid.to_ascii_lowercase())
+            .collect();
         (
             access == super::gate::Access::Granted,
-            objects_of(ctx, repo.id).await?,
+            objects_of(ctx, repo.id, &wanted).await?,
         )
     };
     if req.hash_algo.as_deref().is_some_and(|a| a != "sha256") {
@@ -235,21 +240,44 @@ pub(crate) async fn batch(
     ))
 }
 
-/// The SHA-256 of every file in any commit of a repository.
-async fn objects_of(ctx: &Ctx, repo_id: i64) -> ApiResult<HashSet<String>> {
+/// Which of `wanted` (SHA-256 digests) files of a repository hold: at the tip of a ref (cached
+/// snapshots) or, for the rest, anywhere in its history.
+async fn objects_of(ctx: &Ctx, repo_id: i64, wanted: &[String]) -> ApiResult<HashSet<String>> {
     #[derive(Deserialize)]
     struct Digest {
         sha256: String,
     }
-    let mut out = HashSet::new();
+    let mut missing: HashSet<&str> = wanted.iter().map(String::as_str).collect();
+    let mut found = HashSet::new();
+    let mut take = |digest: &str, missing: &mut HashSet<&str>| {
+        if missing.remove(digest) {
+            found.insert(digest.to_string());
+        }
+    };
+    for r in crate::repo::refs(&ctx.app.db, repo_id).await? {
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        if let Some(snap) =
+            crate::repo::snapshot(&ctx.app.db, &ctx.app.cache, repo_id, &r.target).await?
+        {
+            for f in &snap.files {
+                take(&f.sha256, &mut missing);
+            }
+        }
+    }
     let mut rows = sqlx::query_scalar::<_, String>("SELECT files FROM commits WHERE repo_id = ?")
         .bind(repo_id)
         .fetch(&ctx.app.db);
-    while let Some(files) = rows.try_next().await? {
+    while !missing.is_empty()
+        && let Some(files) = rows.try_next().await?
+    {
         let files: Vec<Digest> = serde_json::from_str(&files).map_err(ApiError::internal)?;
-        out.extend(files.into_iter().map(|f| f.sha256));
+        for f in &files {
+            take(&f.sha256, &mut missing);
+        }
     }
-    Ok(out)
+    Ok(found)
 }
 
 fn uuid_like() -> String {
