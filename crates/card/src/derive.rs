@@ -163,7 +163,10 @@ impl Outcome {
 }
 
 fn norm(text: &str) -> String {
-    text.to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ")
+    text.to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn describe(l: &License) -> String {
@@ -180,7 +183,9 @@ fn describe(l: &License) -> String {
         match c {
             Carry::ShareAlike => "share-alike".into(),
             Carry::PassThrough => "licence that derived models keep".into(),
-            Carry::UseRestrictions => "use-based restrictions that derived models must carry".into(),
+            Carry::UseRestrictions => {
+                "use-based restrictions that derived models must carry".into()
+            }
             Carry::Weak => "weak copyleft".into(),
             _ => "permissive".into(),
         }
@@ -193,8 +198,10 @@ fn reaches(l: &License, rel: Relation) -> bool {
     if rel != Relation::TrainedOnOutputs {
         return true;
     }
-    matches!(l.lineage().0.as_str(), "llama" | "gemma" | "grok2-community")
-        || l.carry() == Carry::UseRestrictions
+    matches!(
+        l.lineage().0.as_str(),
+        "llama" | "gemma" | "grok2-community"
+    ) || l.carry() == Carry::UseRestrictions
 }
 
 /// Licences that forbid using the model or its outputs to improve other models.
@@ -216,7 +223,10 @@ fn keeper_family(l: &License) -> Option<String> {
 fn violations(c: &License, parents: &[(&Parent, &'static License)], rel: Relation) -> Vec<Finding> {
     let mut out = Vec::new();
     let keepers: Vec<String> = {
-        let mut k: Vec<String> = parents.iter().filter_map(|(_, l)| keeper_family(l)).collect();
+        let mut k: Vec<String> = parents
+            .iter()
+            .filter_map(|(_, l)| keeper_family(l))
+            .collect();
         k.sort();
         k.dedup();
         k
@@ -270,7 +280,10 @@ fn violations(c: &License, parents: &[(&Parent, &'static License)], rel: Relatio
                 for (q, m) in parents {
                     let compatible = m.permissive()
                         || m.lineage().0 == fam
-                        || (m.non_commercial() && l.non_commercial() && m.carry() == Carry::None && !m.no_derivatives());
+                        || (m.non_commercial()
+                            && l.non_commercial()
+                            && m.carry() == Carry::None
+                            && !m.no_derivatives());
                     if !compatible && reaches(m, rel) && q.id != p.id {
                         out.push(err(
                             "share-alike",
@@ -320,7 +333,9 @@ fn violations(c: &License, parents: &[(&Parent, &'static License)], rel: Relatio
         }
     }
     if let Some(fam) = keeper_family(c)
-        && !parents.iter().any(|(_, l)| keeper_family(l).as_deref() == Some(fam.as_str()))
+        && !parents
+            .iter()
+            .any(|(_, l)| keeper_family(l).as_deref() == Some(fam.as_str()))
     {
         out.push(Finding {
             rule: "LIC-001",
@@ -352,7 +367,11 @@ fn violations(c: &License, parents: &[(&Parent, &'static License)], rel: Relatio
 /// Check `child` against `parents`.
 pub fn check(child: &Child, parents: &[Parent]) -> Outcome {
     let mut findings = Vec::new();
-    let rel = child.relation.unwrap_or(if parents.len() > 1 { Relation::Merge } else { Relation::Finetune });
+    let rel = child.relation.unwrap_or(if parents.len() > 1 {
+        Relation::Merge
+    } else {
+        Relation::Finetune
+    });
     // Resolve the parents' licences.
     let mut resolved: Vec<(&Parent, &'static License)> = Vec::new();
     for p in parents {
@@ -437,7 +456,10 @@ pub fn check(child: &Child, parents: &[Parent]) -> Outcome {
             message: format!("\"{d}\" is not a Hub licence id"),
         }),
         (Some(_), Some(c)) if c.id == "other" => {
-            if !resolved.iter().all(|(_, l)| l.permissive() || !reaches(l, rel)) {
+            if !resolved
+                .iter()
+                .all(|(_, l)| l.permissive() || !reaches(l, rel))
+            {
                 findings.push(Finding {
                     rule: "LIC-001",
                     level: "review",
@@ -452,7 +474,10 @@ pub fn check(child: &Child, parents: &[Parent]) -> Outcome {
             level: "error",
             parent: None,
             term: "unknown licence".into(),
-            message: format!("the model declares {}, which says nothing about its terms", c.id),
+            message: format!(
+                "the model declares {}, which says nothing about its terms",
+                c.id
+            ),
         }),
         (Some(_), Some(c)) => findings.extend(violations(c, &resolved, rel)),
     }
@@ -488,7 +513,12 @@ pub fn check(child: &Child, parents: &[Parent]) -> Outcome {
 
 /// permissive < attribution < weak copyleft < restrictive.
 fn restriction_rank(l: &License) -> u8 {
-    if l.non_commercial() || matches!(l.carry(), Carry::ShareAlike | Carry::PassThrough | Carry::UseRestrictions) {
+    if l.non_commercial()
+        || matches!(
+            l.carry(),
+            Carry::ShareAlike | Carry::PassThrough | Carry::UseRestrictions
+        )
+    {
         3
     } else if l.carry() == Carry::Weak {
         2
@@ -499,11 +529,22 @@ fn restriction_rank(l: &License) -> u8 {
     }
 }
 
-fn duties(child: &Child, parents: &[(&Parent, &'static License)], rel: Relation, findings: &mut Vec<Finding>, tags: &mut Vec<String>) -> Vec<Duty> {
+fn duties(
+    child: &Child,
+    parents: &[(&Parent, &'static License)],
+    rel: Relation,
+    findings: &mut Vec<Finding>,
+    tags: &mut Vec<String>,
+) -> Vec<Duty> {
     let card = norm(&child.card);
     let lic = child.license_text.as_deref().map(norm).unwrap_or_default();
     let notice = child.notice.as_deref().map(norm).unwrap_or_default();
-    let name = child.name.rsplit('/').next().unwrap_or(&child.name).replace(['_', ' '], "-");
+    let name = child
+        .name
+        .rsplit('/')
+        .next()
+        .unwrap_or(&child.name)
+        .replace(['_', ' '], "-");
     let mut out = Vec::new();
     let mut add = |rule, parent: &str, what: String, met: bool| {
         if !out.iter().any(|d: &Duty| d.what == what) {
@@ -529,7 +570,11 @@ fn duties(child: &Child, parents: &[(&Parent, &'static License)], rel: Relation,
                     "Llama-3".to_string(),
                     "built with meta llama 3".to_string(),
                 ),
-                _ => (name.starts_with("Llama"), "Llama".to_string(), "built with llama".to_string()),
+                _ => (
+                    name.starts_with("Llama"),
+                    "Llama".to_string(),
+                    "built with llama".to_string(),
+                ),
             };
             if !prefix.is_empty() && !prefix_ok {
                 findings.push(Finding {
@@ -541,14 +586,36 @@ fn duties(child: &Child, parents: &[(&Parent, &'static License)], rel: Relation,
                 });
             }
             if !built.is_empty() {
-                add("LIC-002", &p.id, format!("display \"{}\" in the model card", if id == "llama3" { "Built with Meta Llama 3" } else { "Built with Llama" }), card.contains(&built));
+                add(
+                    "LIC-002",
+                    &p.id,
+                    format!(
+                        "display \"{}\" in the model card",
+                        if id == "llama3" {
+                            "Built with Meta Llama 3"
+                        } else {
+                            "Built with Llama"
+                        }
+                    ),
+                    card.contains(&built),
+                );
             }
-            let version = if v == "2" { "llama 2".to_string() } else { format!("llama {v}") };
+            let version = if v == "2" {
+                "llama 2".to_string()
+            } else {
+                format!("llama {v}")
+            };
             add(
                 "LIC-002",
                 &p.id,
-                format!("ship a NOTICE (or Notice) file with the {} notice (\"... is licensed under the {} Community License, Copyright © Meta Platforms, Inc. ...\")", id, version.replace("llama", "Llama")),
-                notice.contains("licensed under the") && notice.contains(&version) && notice.contains("community license"),
+                format!(
+                    "ship a NOTICE (or Notice) file with the {} notice (\"... is licensed under the {} Community License, Copyright © Meta Platforms, Inc. ...\")",
+                    id,
+                    version.replace("llama", "Llama")
+                ),
+                notice.contains("licensed under the")
+                    && notice.contains(&version)
+                    && notice.contains("community license"),
             );
             add(
                 "LIC-002",
@@ -556,7 +623,13 @@ fn duties(child: &Child, parents: &[(&Parent, &'static License)], rel: Relation,
                 format!("include a copy of the {id} community licence agreement in LICENSE"),
                 lic.contains(&version) && lic.contains("community license"),
             );
-            if id == "llama4" || id == "llama3.2" && child.pipeline_tag.as_deref().is_some_and(|t| crate::vocab::MULTIMODAL_TAGS.contains(&t)) {
+            if id == "llama4"
+                || id == "llama3.2"
+                    && child
+                        .pipeline_tag
+                        .as_deref()
+                        .is_some_and(|t| crate::vocab::MULTIMODAL_TAGS.contains(&t))
+            {
                 if !tags.iter().any(|t| t == "eu-restricted-multimodal") {
                     tags.push("eu-restricted-multimodal".into());
                 }
@@ -569,7 +642,12 @@ fn duties(child: &Child, parents: &[(&Parent, &'static License)], rel: Relation,
                 });
             }
         } else if id == "gemma" {
-            add("LIC-003", &p.id, "include a copy of the Gemma Terms of Use (LICENSE)".into(), lic.contains("gemma terms of use"));
+            add(
+                "LIC-003",
+                &p.id,
+                "include a copy of the Gemma Terms of Use (LICENSE)".into(),
+                lic.contains("gemma terms of use"),
+            );
             add(
                 "LIC-003",
                 &p.id,
@@ -580,25 +658,45 @@ fn duties(child: &Child, parents: &[(&Parent, &'static License)], rel: Relation,
             add(
                 "LIC-004",
                 &p.id,
-                format!("include {}'s use-based restrictions (Attachment A) in LICENSE as an enforceable provision", l.id),
-                lic.contains("attachment a") || lic.contains("use restrictions") || lic.contains("use-based restrictions"),
+                format!(
+                    "include {}'s use-based restrictions (Attachment A) in LICENSE as an enforceable provision",
+                    l.id
+                ),
+                lic.contains("attachment a")
+                    || lic.contains("use restrictions")
+                    || lic.contains("use-based restrictions"),
             );
         } else if l.family == "research-only" || id == "grok2-community" {
-            add("LIC-001", &p.id, format!("include a copy of the {id} licence in LICENSE"), !lic.is_empty());
+            add(
+                "LIC-001",
+                &p.id,
+                format!("include a copy of the {id} licence in LICENSE"),
+                !lic.is_empty(),
+            );
         }
         if id == "apache-2.0" {
             match &p.notice {
                 Some(n) if !n.trim().is_empty() => {
                     let first = norm(n.lines().find(|l| !l.trim().is_empty()).unwrap_or(""));
-                    add("LIC-005", &p.id, format!("carry {}'s NOTICE file contents in NOTICE", p.id), notice.contains(&first));
+                    add(
+                        "LIC-005",
+                        &p.id,
+                        format!("carry {}'s NOTICE file contents in NOTICE", p.id),
+                        notice.contains(&first),
+                    );
                 }
                 _ => {}
             }
             add(
                 "LIC-005",
                 &p.id,
-                format!("keep the Apache-2.0 licence text for {} (LICENSE, or a copy next to it) and state your changes", p.id),
-                lic.contains("apache license") || child.license.as_deref() == Some("apache-2.0") && !lic.is_empty() || notice.contains("apache"),
+                format!(
+                    "keep the Apache-2.0 licence text for {} (LICENSE, or a copy next to it) and state your changes",
+                    p.id
+                ),
+                lic.contains("apache license")
+                    || child.license.as_deref() == Some("apache-2.0") && !lic.is_empty()
+                    || notice.contains("apache"),
             );
         }
         if id.starts_with("cc-by") {
@@ -606,7 +704,10 @@ fn duties(child: &Child, parents: &[(&Parent, &'static License)], rel: Relation,
             add(
                 "LIC-005",
                 &p.id,
-                format!("attribute {} (title, author, source, licence {}) and say what was changed (card or NOTICE)", p.id, l.id),
+                format!(
+                    "attribute {} (title, author, source, licence {}) and say what was changed (card or NOTICE)",
+                    p.id, l.id
+                ),
                 card.contains(&pid) || notice.contains(&pid),
             );
         }
@@ -636,28 +737,50 @@ mod tests {
     }
 
     fn terms(o: &Outcome) -> Vec<(&str, Option<&str>, &str)> {
-        o.findings.iter().map(|f| (f.level, f.parent.as_deref(), f.term.as_str())).collect()
+        o.findings
+            .iter()
+            .map(|f| (f.level, f.parent.as_deref(), f.term.as_str()))
+            .collect()
     }
 
     #[test]
     fn merge_of_nc_and_apache_is_non_commercial() {
-        let parents = [parent("a/nc", "cc-by-nc-4.0"), parent("b/apache", "apache-2.0")];
+        let parents = [
+            parent("a/nc", "cc-by-nc-4.0"),
+            parent("b/apache", "apache-2.0"),
+        ];
         let mut c = child("apache-2.0", "acme/merged");
         c.relation = Some(Relation::Merge);
         let o = check(&c, &parents);
         assert_eq!(o.verdict, Verdict::NotAllowed);
         assert_eq!(terms(&o), [("error", Some("a/nc"), "non-commercial")]);
-        assert!(o.allowed.iter().all(|id| licenses::get(id).unwrap().non_commercial()));
-        assert!(o.allowed.iter().all(|id| id.starts_with("cc-by-nc")), "{:?}", o.allowed);
-        assert!(o.allowed.contains(&"cc-by-nc-4.0".to_string()) && o.allowed.contains(&"cc-by-nc-sa-4.0".to_string()));
+        assert!(
+            o.allowed
+                .iter()
+                .all(|id| licenses::get(id).unwrap().non_commercial())
+        );
+        assert!(
+            o.allowed.iter().all(|id| id.starts_with("cc-by-nc")),
+            "{:?}",
+            o.allowed
+        );
+        assert!(
+            o.allowed.contains(&"cc-by-nc-4.0".to_string())
+                && o.allowed.contains(&"cc-by-nc-sa-4.0".to_string())
+        );
         assert_eq!(o.recommended.as_deref(), Some("cc-by-nc-4.0"));
         c.license = Some("cc-by-nc-4.0".into());
         let o = check(&c, &parents);
         assert_eq!(o.verdict, Verdict::Allowed, "{:?}", o.findings);
         // Attribution of the CC parent is a duty, met once the card names it.
         assert!(o.unmet_duties().any(|d| d.parent == "a/nc"));
-        c.card = "Merged from a/nc and b/apache. Licensed CC-BY-NC-4.0 and Apache License 2.0".into();
-        assert!(!check(&c, &parents).unmet_duties().any(|d| d.parent == "a/nc"));
+        c.card =
+            "Merged from a/nc and b/apache. Licensed CC-BY-NC-4.0 and Apache License 2.0".into();
+        assert!(
+            !check(&c, &parents)
+                .unmet_duties()
+                .any(|d| d.parent == "a/nc")
+        );
     }
 
     #[test]
@@ -675,21 +798,43 @@ mod tests {
     #[test]
     fn share_alike_keeps_its_family_and_refuses_restrictions() {
         let p = [parent("a/sa", "cc-by-sa-4.0")];
-        assert_eq!(check(&child("cc-by-sa-4.0", "x"), &p).verdict, Verdict::Allowed);
+        assert_eq!(
+            check(&child("cc-by-sa-4.0", "x"), &p).verdict,
+            Verdict::Allowed
+        );
         let o = check(&child("cc-by-4.0", "x"), &p);
         assert_eq!(terms(&o), [("error", Some("a/sa"), "share-alike")]);
-        assert_eq!(check(&child("cc-by-sa-4.0", "x"), &[parent("a/sa", "cc-by-sa-3.0")]).verdict, Verdict::Allowed);
+        assert_eq!(
+            check(
+                &child("cc-by-sa-4.0", "x"),
+                &[parent("a/sa", "cc-by-sa-3.0")]
+            )
+            .verdict,
+            Verdict::Allowed
+        );
         // SA + NC: incompatible whatever the child says.
-        let p = [parent("a/sa", "cc-by-sa-4.0"), parent("b/nc", "cc-by-nc-4.0")];
+        let p = [
+            parent("a/sa", "cc-by-sa-4.0"),
+            parent("b/nc", "cc-by-nc-4.0"),
+        ];
         let o = check(&child("cc-by-sa-4.0", "x"), &p);
         assert_eq!(o.verdict, Verdict::NotAllowed);
         assert!(o.allowed.is_empty());
         // GPL + OpenRAIL-M: incompatible.
-        let o = check(&child("gpl-3.0", "x"), &[parent("a/gpl", "gpl-3.0"), parent("b/rail", "bigscience-openrail-m")]);
+        let o = check(
+            &child("gpl-3.0", "x"),
+            &[
+                parent("a/gpl", "gpl-3.0"),
+                parent("b/rail", "bigscience-openrail-m"),
+            ],
+        );
         assert_eq!(o.verdict, Verdict::NotAllowed);
         assert!(o.allowed.is_empty());
         // SA + permissive parent: stays SA.
-        let o = check(&child("cc-by-sa-4.0", "x"), &[parent("a/sa", "cc-by-sa-4.0"), parent("b/mit", "mit")]);
+        let o = check(
+            &child("cc-by-sa-4.0", "x"),
+            &[parent("a/sa", "cc-by-sa-4.0"), parent("b/mit", "mit")],
+        );
         assert_eq!(o.verdict, Verdict::Allowed);
         assert_eq!(o.allowed, ["cc-by-sa-4.0"]);
     }
@@ -699,10 +844,20 @@ mod tests {
         let p = [parent("meta-llama/Llama-3.1-8B", "llama3.1")];
         let o = check(&child("llama3.1", "acme/SuperChat-8B"), &p);
         assert_eq!(o.verdict, Verdict::NotAllowed);
-        assert_eq!(terms(&o), [("error", Some("meta-llama/Llama-3.1-8B"), "naming")]);
+        assert_eq!(
+            terms(&o),
+            [("error", Some("meta-llama/Llama-3.1-8B"), "naming")]
+        );
         assert!(o.findings[0].message.contains("\"Llama\""));
         let o = check(&child("apache-2.0", "acme/Llama-3.1-SuperChat-8B"), &p);
-        assert_eq!(terms(&o), [("error", Some("meta-llama/Llama-3.1-8B"), "licence pass-through")]);
+        assert_eq!(
+            terms(&o),
+            [(
+                "error",
+                Some("meta-llama/Llama-3.1-8B"),
+                "licence pass-through"
+            )]
+        );
         assert_eq!(o.allowed, ["llama3.1", "llama3.2", "llama3.3", "llama4"]);
         let mut c = child("llama3.1", "acme/Llama-3.1-SuperChat-8B");
         let o = check(&c, &p);
@@ -713,7 +868,10 @@ mod tests {
         c.license_text = Some("LLAMA 3.1 COMMUNITY LICENSE AGREEMENT ...".into());
         assert_eq!(check(&c, &p).unmet_duties().count(), 0);
         // Llama 3: the name starts with Llama-3, and "Built with Meta Llama 3".
-        let o = check(&child("llama3", "acme/Llama-Chat"), &[parent("m/l3", "llama3")]);
+        let o = check(
+            &child("llama3", "acme/Llama-Chat"),
+            &[parent("m/l3", "llama3")],
+        );
         assert_eq!(o.findings[0].term, "naming");
     }
 
@@ -722,10 +880,19 @@ mod tests {
         let mut c = child("apache-2.0", "acme/Student");
         c.relation = Some(Relation::TrainedOnOutputs);
         let o = check(&c, &[parent("m/l3", "llama3")]);
-        assert_eq!(terms(&o), [("error", Some("m/l3"), "no improving other models")]);
+        assert_eq!(
+            terms(&o),
+            [("error", Some("m/l3"), "no improving other models")]
+        );
         // Outputs of an Apache or NC model are not covered by its licence.
-        assert_eq!(check(&c, &[parent("a/apache", "apache-2.0")]).verdict, Verdict::Allowed);
-        assert_eq!(check(&c, &[parent("a/nc", "cc-by-nc-4.0")]).verdict, Verdict::Allowed);
+        assert_eq!(
+            check(&c, &[parent("a/apache", "apache-2.0")]).verdict,
+            Verdict::Allowed
+        );
+        assert_eq!(
+            check(&c, &[parent("a/nc", "cc-by-nc-4.0")]).verdict,
+            Verdict::Allowed
+        );
         // Llama 3.1 allows it, but the name must start with Llama.
         let o = check(&c, &[parent("m/l31", "llama3.1")]);
         assert!(terms(&o).contains(&("error", Some("m/l31"), "naming")));
@@ -737,9 +904,15 @@ mod tests {
         let mut c = child("apache-2.0", "acme/gemma-lora");
         c.relation = Some(Relation::Adapter);
         let o = check(&c, &p);
-        assert_eq!(terms(&o), [("error", Some("g/gemma-2"), "use restrictions")]);
+        assert_eq!(
+            terms(&o),
+            [("error", Some("g/gemma-2"), "use restrictions")]
+        );
         assert_eq!(o.allowed, ["gemma"]);
-        let o = check(&child("creativeml-openrail-m", "x"), &[parent("s/sd", "creativeml-openrail-m")]);
+        let o = check(
+            &child("creativeml-openrail-m", "x"),
+            &[parent("s/sd", "creativeml-openrail-m")],
+        );
         assert_eq!(o.verdict, Verdict::Allowed);
         assert!(o.unmet_duties().any(|d| d.rule == "LIC-004"));
         let o = check(&child("mit", "x"), &[parent("s/sd", "openrail")]);
@@ -759,7 +932,13 @@ mod tests {
     fn unknown_parents_and_missing_licences() {
         let o = check(&child("mit", "x"), &[parent("a/u", "unknown")]);
         assert_eq!(terms(&o), [("error", Some("a/u"), "unknown licence")]);
-        let o = check(&child("mit", "x"), &[Parent { id: "a/none".into(), ..Parent::default() }]);
+        let o = check(
+            &child("mit", "x"),
+            &[Parent {
+                id: "a/none".into(),
+                ..Parent::default()
+            }],
+        );
         assert_eq!(o.verdict, Verdict::NotAllowed);
         let mut other = parent("a/o", "other");
         other.license_name = Some("acme-1.0".into());

@@ -132,7 +132,11 @@ impl Card {
             }
             let l = l.trim_start_matches(['"', '\'']);
             l.strip_prefix(key)
-                .map(|r| r.trim_start_matches(['"', '\'']).trim_start().starts_with(':'))
+                .map(|r| {
+                    r.trim_start_matches(['"', '\''])
+                        .trim_start()
+                        .starts_with(':')
+                })
                 .unwrap_or(false)
         };
         let Some(mut at) = lines.iter().position(|l| is_key(l, first, true)) else {
@@ -145,7 +149,10 @@ impl Card {
             .map(|p| at + 1 + p)
             .unwrap_or(lines.len());
         for key in &keys[1..] {
-            match lines[at + 1..end].iter().position(|l| is_key(l, key, false)) {
+            match lines[at + 1..end]
+                .iter()
+                .position(|l| is_key(l, key, false))
+            {
                 Some(p) => at = at + 1 + p,
                 None => break,
             }
@@ -196,7 +203,11 @@ fn parse_yaml(yaml: &str) -> Result<Map<String, Value>, FrontMatterError> {
         });
     }
     let value: Value = serde_yaml_ng::from_str(yaml).map_err(|e| FrontMatterError {
-        line: e.location().map(|l| l.line() + 1).unwrap_or(2),
+        // The parser counts a lone `\r` as a line break too: map its position to our lines.
+        line: e
+            .location()
+            .map(|l| 2 + yaml.chars().take(l.index()).filter(|&c| c == '\n').count())
+            .unwrap_or(2),
         message: format!("invalid YAML in the front matter: {e}"),
     })?;
     match value {
@@ -251,7 +262,10 @@ fn headings(text: &str, body_line: usize) -> Vec<Heading> {
         // Setext headings: a line of `=` or `-` under a paragraph line.
         if let Some((p, pn)) = prev {
             let u = t.trim_end();
-            if indent < 4 && !u.is_empty() && (u.chars().all(|c| c == '=') || u.chars().all(|c| c == '-') && u.len() >= 2) {
+            if indent < 4
+                && !u.is_empty()
+                && (u.chars().all(|c| c == '=') || u.chars().all(|c| c == '-') && u.len() >= 2)
+            {
                 out.push(Heading {
                     level: if u.starts_with('=') { 1 } else { 2 },
                     text: p.trim().to_string(),
@@ -285,8 +299,15 @@ mod tests {
         assert_eq!(c.line_of("license"), 2);
         assert_eq!(c.line_of("model-index[0].results[0].dataset.config"), 9);
         assert_eq!(c.line_of("missing"), 2);
-        let h: Vec<_> = c.headings.iter().map(|h| (h.level, h.text.as_str(), h.line)).collect();
-        assert_eq!(h, [(1, "Title", 11), (1, "Model Details", 16), (2, "Uses", 18)]);
+        let h: Vec<_> = c
+            .headings
+            .iter()
+            .map(|h| (h.level, h.text.as_str(), h.line))
+            .collect();
+        assert_eq!(
+            h,
+            [(1, "Title", 11), (1, "Model Details", 16), (2, "Uses", 18)]
+        );
         assert!(c.body().starts_with("# Title"));
     }
 
@@ -298,6 +319,12 @@ mod tests {
         assert!(Card::parse("---\n- a\n---\n").front.is_err());
         assert!(Card::parse("---\nlicense: mit\n").front.is_err());
         assert!(Card::parse("# no front matter").front.unwrap().is_none());
-        assert!(Card::parse("---\n---\n# x").front.unwrap().unwrap().is_empty());
+        assert!(
+            Card::parse("---\n---\n# x")
+                .front
+                .unwrap()
+                .unwrap()
+                .is_empty()
+        );
     }
 }

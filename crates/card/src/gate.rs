@@ -141,7 +141,10 @@ fn is_date(s: &str) -> bool {
 
 /// Check a user's answers against the form: every field answered, with a value of its type.
 /// Unknown answers are refused. Returns the answers as strings/booleans, in form order.
-pub fn check_answers(form: &[Field], answers: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+pub fn check_answers(
+    form: &[Field],
+    answers: &Map<String, Value>,
+) -> Result<Map<String, Value>, String> {
     for key in answers.keys() {
         if !form.iter().any(|f| &f.label == key) {
             return Err(format!("\"{key}\" is not a field of this form"));
@@ -152,7 +155,9 @@ pub fn check_answers(form: &[Field], answers: &Map<String, Value>) -> Result<Map
         let v = answers.get(&f.label);
         let ok = match (&f.kind, v) {
             (FieldKind::Checkbox, Some(Value::Bool(true))) => Value::Bool(true),
-            (FieldKind::Checkbox, Some(Value::String(s))) if matches!(s.as_str(), "true" | "yes" | "on") => {
+            (FieldKind::Checkbox, Some(Value::String(s)))
+                if matches!(s.as_str(), "true" | "yes" | "on") =>
+            {
                 Value::Bool(true)
             }
             (FieldKind::Checkbox, _) => return Err(format!("\"{}\" must be ticked", f.label)),
@@ -226,7 +231,9 @@ pub fn agreement(repo_id: &str, files: &dyn Files) -> Agreement {
     let card = files.text("README.md").map(|t| Card::parse(&t));
     let data = card.as_ref().map(Card::data).unwrap_or_default();
     let s = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_string);
-    let heading = s("extra_gated_heading").unwrap_or_else(|| format!("You need to agree to share your contact information to access {repo_id}"));
+    let heading = s("extra_gated_heading").unwrap_or_else(|| {
+        format!("You need to agree to share your contact information to access {repo_id}")
+    });
     let license = match data.get("license") {
         Some(Value::String(l)) => Some(l.clone()),
         Some(Value::Array(a)) => Some(
@@ -337,11 +344,13 @@ mod tests {
         g.add("README.md", CARD).add("LICENSE", "terms v2");
         assert_ne!(agreement("acme/m", &g).sha256, a.sha256);
         let mut h = MemFiles::new();
-        h.add("README.md", CARD.replace("Be nice.", "Be kind.")).add("LICENSE", "terms v1");
+        h.add("README.md", CARD.replace("Be nice.", "Be kind."))
+            .add("LICENSE", "terms v1");
         assert_ne!(agreement("acme/m", &h).sha256, a.sha256);
         // The card body is not part of the agreement.
         let mut k = MemFiles::new();
-        k.add("README.md", format!("{CARD}more text")).add("LICENSE", "terms v1");
+        k.add("README.md", format!("{CARD}more text"))
+            .add("LICENSE", "terms v1");
         assert_eq!(agreement("acme/m", &k).sha256, a.sha256);
     }
 
@@ -353,7 +362,13 @@ mod tests {
         let good = json!({"Company": "Acme", "Country": "fr", "Date": "2026-01-02", "Use": "other", "I agree": true});
         let out = check_answers(&form, good.as_object().unwrap()).unwrap();
         assert_eq!(out["Country"], "FR");
-        for (k, v) in [("Country", json!("XX")), ("Date", json!("2026-13-01")), ("Use", json!("Other")), ("I agree", json!(false)), ("Company", json!(" "))] {
+        for (k, v) in [
+            ("Country", json!("XX")),
+            ("Date", json!("2026-13-01")),
+            ("Use", json!("Other")),
+            ("I agree", json!(false)),
+            ("Company", json!(" ")),
+        ] {
             let mut bad = good.as_object().unwrap().clone();
             bad.insert(k.into(), v);
             assert!(check_answers(&form, &bad).is_err(), "{k}");
@@ -365,7 +380,11 @@ mod tests {
 
     #[test]
     fn bad_field_types_are_named() {
-        assert!(fields(&json!({"A": "radio"})).unwrap_err().contains("extra_gated_fields.A"));
+        assert!(
+            fields(&json!({"A": "radio"}))
+                .unwrap_err()
+                .contains("extra_gated_fields.A")
+        );
         assert!(fields(&json!({"A": {"type": "select"}})).is_err());
         assert!(fields(&json!(["a"])).is_err());
     }

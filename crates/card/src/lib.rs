@@ -9,6 +9,7 @@
 pub mod derive;
 pub mod files;
 pub mod frontmatter;
+pub mod fuzz;
 pub mod gate;
 pub mod licenses;
 pub mod lint;

@@ -137,7 +137,15 @@ impl License {
         if let Some(v) = id.strip_prefix("llama") {
             return ("llama".into(), v.parse().unwrap_or(0.0));
         }
-        for fam in ["cc-by-nc-sa", "cc-by-sa", "gpl", "agpl", "lgpl", "eupl", "cdla-sharing"] {
+        for fam in [
+            "cc-by-nc-sa",
+            "cc-by-sa",
+            "gpl",
+            "agpl",
+            "lgpl",
+            "eupl",
+            "cdla-sharing",
+        ] {
             if let Some(rest) = id.strip_prefix(fam) {
                 if rest.is_empty() {
                     return (fam.into(), 0.0);
@@ -204,11 +212,20 @@ mod tests {
         assert_eq!(get("llama3.1").unwrap().carry(), Carry::PassThrough);
         assert_eq!(get("gemma").unwrap().carry(), Carry::UseRestrictions);
         assert_eq!(get("llama3.1").unwrap().lineage(), ("llama".into(), 3.1));
-        assert_eq!(get("cc-by-sa-3.0").unwrap().lineage(), ("cc-by-sa".into(), 3.0));
+        assert_eq!(
+            get("cc-by-sa-3.0").unwrap().lineage(),
+            ("cc-by-sa".into(), 3.0)
+        );
         assert!(get("unknown").unwrap().undetermined());
         assert!(get("mit").unwrap().owd_pass() && !get("llama3").unwrap().owd_pass());
-        assert_eq!(get("cdla-permissive-2.0").unwrap().mof_weights(), MofLicense::TypeAppropriate);
-        assert_eq!(get("apache-2.0").unwrap().mof_weights(), MofLicense::OpenNotTypeAppropriate);
+        assert_eq!(
+            get("cdla-permissive-2.0").unwrap().mof_weights(),
+            MofLicense::TypeAppropriate
+        );
+        assert_eq!(
+            get("apache-2.0").unwrap().mof_weights(),
+            MofLicense::OpenNotTypeAppropriate
+        );
         assert_eq!(get("llama3").unwrap().mof_weights(), MofLicense::Invalid);
         assert!(get("Apache-2.0").is_none());
     }

@@ -65,6 +65,9 @@ pub enum Mode {
     Metadata,
 }
 
+/// Whether a model id exists on a hub (`None` when it cannot tell).
+pub type ModelExists<'a> = dyn Fn(&str) -> Option<bool> + 'a;
+
 /// What the lint knows besides the card.
 #[derive(Clone, Copy)]
 pub struct Options<'a> {
@@ -77,7 +80,7 @@ pub struct Options<'a> {
     /// The hub URL used in messages (`https://hub.example/datasets`).
     pub hub_url: &'a str,
     /// Whether a model id exists (on the hub the card is checked against); `None` = unknown.
-    pub model_exists: Option<&'a dyn Fn(&str) -> Option<bool>>,
+    pub model_exists: Option<&'a ModelExists<'a>>,
 }
 
 impl std::fmt::Debug for Options<'_> {
@@ -147,9 +150,28 @@ pub fn lint(card: &Card, opts: &Options<'_>) -> Report {
 pub const SECTIONS: &[(&str, &[&str])] = &[
     ("Model Details", &["model details"]),
     ("Uses", &["uses", "intended uses", "intended use"]),
-    ("Out-of-Scope Use", &["out-of-scope use", "out-of-scope uses", "out of scope use"]),
-    ("Bias, Risks, and Limitations", &["bias, risks, and limitations", "bias, risks and limitations", "limitations", "risks and limitations"]),
-    ("How to Get Started with the Model", &["how to get started with the model", "how to get started", "usage", "quickstart"]),
+    (
+        "Out-of-Scope Use",
+        &["out-of-scope use", "out-of-scope uses", "out of scope use"],
+    ),
+    (
+        "Bias, Risks, and Limitations",
+        &[
+            "bias, risks, and limitations",
+            "bias, risks and limitations",
+            "limitations",
+            "risks and limitations",
+        ],
+    ),
+    (
+        "How to Get Started with the Model",
+        &[
+            "how to get started with the model",
+            "how to get started",
+            "usage",
+            "quickstart",
+        ],
+    ),
     ("Training Details", &["training details", "training"]),
     ("Training Data", &["training data"]),
     ("Evaluation", &["evaluation", "evaluation results"]),
@@ -182,7 +204,8 @@ pub fn is_repo_id(s: &str) -> bool {
         !p.is_empty()
             && p.len() <= 96
             && p.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-            && p.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
             && !p.contains("..")
             && !p.ends_with('.')
     };
@@ -201,10 +224,23 @@ fn is_url(s: &str) -> bool {
 }
 
 /// Relations a card may declare in `base_model_relation`.
-pub const RELATIONS: &[&str] = &["adapter", "merge", "quantized", "finetune", "distillation", "trained-on-outputs"];
+pub const RELATIONS: &[&str] = &[
+    "adapter",
+    "merge",
+    "quantized",
+    "finetune",
+    "distillation",
+    "trained-on-outputs",
+];
 
 impl Linter<'_> {
-    fn push(&mut self, rule: &'static str, severity: Severity, field: Option<&str>, message: String) {
+    fn push(
+        &mut self,
+        rule: &'static str,
+        severity: Severity,
+        field: Option<&str>,
+        message: String,
+    ) {
         let line = match field {
             Some(f) => Some(self.card.line_of(f)),
             None => None,
@@ -243,7 +279,11 @@ impl Linter<'_> {
                 return;
             }
             Ok(None) => {
-                let sev = if self.full() { Severity::Error } else { Severity::Warning };
+                let sev = if self.full() {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                };
                 self.at(
                     "META-001",
                     sev,
@@ -295,7 +335,10 @@ impl Linter<'_> {
                     "META-001",
                     Severity::Error,
                     Some(key),
-                    format!("\"{key}\" must be one of [string, array], not {}", type_name(other)),
+                    format!(
+                        "\"{key}\" must be one of [string, array], not {}",
+                        type_name(other)
+                    ),
                 );
                 Vec::new()
             }
@@ -305,7 +348,11 @@ impl Linter<'_> {
     fn license(&mut self, data: &Map<String, Value>) {
         let values = self.string_list(data, "license");
         if values.is_empty() && !data.contains_key("license") {
-            let sev = if self.full() && self.is_model() { Severity::Error } else { Severity::Warning };
+            let sev = if self.full() && self.is_model() {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
             self.at(
                 "META-002",
                 sev,
@@ -331,8 +378,13 @@ impl Linter<'_> {
         if values.iter().any(|(_, v)| v == "other") {
             match data.get("license_name") {
                 Some(Value::String(n)) => {
-                    let ok = n.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-                        && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+                    let ok = n
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                        && n.chars().all(|c| {
+                            c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)
+                        });
                     if !ok {
                         self.push(
                             "META-003",
@@ -385,16 +437,26 @@ impl Linter<'_> {
                     "META-005",
                     Severity::Error,
                     Some("base_model"),
-                    format!("\"{path}\" with value \"{v}\" is not valid. Use a model id from {}", self.opts.hub_url),
+                    format!(
+                        "\"{path}\" with value \"{v}\" is not valid. Use a model id from {}",
+                        self.opts.hub_url
+                    ),
                 );
             } else if let Some(exists) = self.opts.model_exists
                 && exists(v) == Some(false)
             {
                 self.push(
                     "META-005",
-                    if self.full() { Severity::Error } else { Severity::Warning },
+                    if self.full() {
+                        Severity::Error
+                    } else {
+                        Severity::Warning
+                    },
                     Some("base_model"),
-                    format!("\"{path}\" with value \"{v}\" does not name a model on {}", self.opts.hub_url),
+                    format!(
+                        "\"{path}\" with value \"{v}\" does not name a model on {}",
+                        self.opts.hub_url
+                    ),
                 );
             }
         }
@@ -437,7 +499,10 @@ impl Linter<'_> {
                                 .is_some_and(|c| c.get("quantization_config").is_some());
                             let quant_files = has(&|p| {
                                 let l = p.to_ascii_lowercase();
-                                l.ends_with(".gguf") || l.contains("gptq") || l.contains("awq") || l.ends_with("quantize_config.json")
+                                l.ends_with(".gguf")
+                                    || l.contains("gptq")
+                                    || l.contains("awq")
+                                    || l.ends_with("quantize_config.json")
                             });
                             if !quant_config && !quant_files {
                                 self.push(
@@ -454,7 +519,10 @@ impl Linter<'_> {
                     "META-006",
                     Severity::Error,
                     Some("base_model_relation"),
-                    format!("\"base_model_relation\" must be one of [{}]", RELATIONS.join(", ")),
+                    format!(
+                        "\"base_model_relation\" must be one of [{}]",
+                        RELATIONS.join(", ")
+                    ),
                 ),
             }
         }
@@ -499,16 +567,29 @@ impl Linter<'_> {
                     Value::Array(a) => {
                         for (i, t) in a.iter().enumerate() {
                             if !t.is_string() {
-                                self.push("META-001", Severity::Error, Some(key), format!("\"{key}[{i}]\" must be a string"));
+                                self.push(
+                                    "META-001",
+                                    Severity::Error,
+                                    Some(key),
+                                    format!("\"{key}[{i}]\" must be a string"),
+                                );
                             }
                         }
                     }
                     Value::String(_) => {}
-                    _ => self.push("META-001", Severity::Error, Some(key), format!("\"{key}\" must be an array")),
+                    _ => self.push(
+                        "META-001",
+                        Severity::Error,
+                        Some(key),
+                        format!("\"{key}\" must be an array"),
+                    ),
                 }
             }
         }
-        for (key, list) in [("pipeline_tag", vocab::PIPELINE_TAGS), ("library_name", vocab::LIBRARIES)] {
+        for (key, list) in [
+            ("pipeline_tag", vocab::PIPELINE_TAGS),
+            ("library_name", vocab::LIBRARIES),
+        ] {
             match data.get(key) {
                 None | Some(Value::Null) => {}
                 Some(Value::String(s)) => {
@@ -517,11 +598,23 @@ impl Linter<'_> {
                             "META-009",
                             Severity::Warning,
                             Some(key),
-                            format!("\"{key}\" value \"{s}\" is not a known {}", if key == "pipeline_tag" { "task" } else { "library" }),
+                            format!(
+                                "\"{key}\" value \"{s}\" is not a known {}",
+                                if key == "pipeline_tag" {
+                                    "task"
+                                } else {
+                                    "library"
+                                }
+                            ),
                         );
                     }
                 }
-                Some(other) => self.push("META-001", Severity::Error, Some(key), format!("\"{key}\" must be a string, not {}", type_name(other))),
+                Some(other) => self.push(
+                    "META-001",
+                    Severity::Error,
+                    Some(key),
+                    format!("\"{key}\" must be a string, not {}", type_name(other)),
+                ),
             }
         }
         if self.full()
@@ -541,7 +634,12 @@ impl Linter<'_> {
                 && !v.is_string()
                 && !v.is_null()
             {
-                self.push("META-001", Severity::Error, Some(key), format!("\"{key}\" must be a string"));
+                self.push(
+                    "META-001",
+                    Severity::Error,
+                    Some(key),
+                    format!("\"{key}\" must be a string"),
+                );
             }
         }
     }
@@ -551,7 +649,12 @@ impl Linter<'_> {
             return;
         };
         let Value::Array(models) = mi else {
-            self.push("META-010", Severity::Error, Some("model-index"), "\"model-index\" must be an array".into());
+            self.push(
+                "META-010",
+                Severity::Error,
+                Some("model-index"),
+                "\"model-index\" must be an array".into(),
+            );
             return;
         };
         let mut errors: Vec<(String, String)> = Vec::new();
@@ -562,10 +665,16 @@ impl Linter<'_> {
                 continue;
             };
             if !m.get("name").is_some_and(Value::is_string) {
-                errors.push((format!("{base}.name"), format!("\"{base}.name\" is required")));
+                errors.push((
+                    format!("{base}.name"),
+                    format!("\"{base}.name\" is required"),
+                ));
             }
             let Some(Value::Array(results)) = m.get("results") else {
-                errors.push((format!("{base}.results"), format!("\"{base}.results\" must be an array")));
+                errors.push((
+                    format!("{base}.results"),
+                    format!("\"{base}.results\" must be an array"),
+                ));
                 continue;
             };
             for (j, r) in results.iter().enumerate() {
@@ -581,7 +690,10 @@ impl Linter<'_> {
                         if let Some(v) = ds.get(k)
                             && !v.is_string()
                         {
-                            errors.push((format!("{rb}.dataset.{k}"), format!("\"{rb}.dataset.{k}\" must be a string")));
+                            errors.push((
+                                format!("{rb}.dataset.{k}"),
+                                format!("\"{rb}.dataset.{k}\" must be a string"),
+                            ));
                         }
                     }
                 }
@@ -592,23 +704,42 @@ impl Linter<'_> {
                             match mt {
                                 Value::Object(mt) => {
                                     if !mt.get("type").is_some_and(Value::is_string) {
-                                        errors.push((format!("{mb}.type"), format!("\"{mb}.type\" is required")));
+                                        errors.push((
+                                            format!("{mb}.type"),
+                                            format!("\"{mb}.type\" is required"),
+                                        ));
                                     }
                                     if mt.get("value").is_none_or(Value::is_null) {
-                                        errors.push((format!("{mb}.value"), format!("\"{mb}.value\" is required")));
+                                        errors.push((
+                                            format!("{mb}.value"),
+                                            format!("\"{mb}.value\" is required"),
+                                        ));
                                     }
                                 }
-                                _ => errors.push((mb.clone(), format!("\"{mb}\" must be of type object"))),
+                                _ => errors
+                                    .push((mb.clone(), format!("\"{mb}\" must be of type object"))),
                             }
                         }
                     }
-                    _ => errors.push((format!("{rb}.metrics"), format!("\"{rb}.metrics\" must be an array"))),
+                    _ => errors.push((
+                        format!("{rb}.metrics"),
+                        format!("\"{rb}.metrics\" must be an array"),
+                    )),
                 }
                 if let Some(src) = r.get("source") {
                     match src {
-                        Value::Object(s) if s.get("url").and_then(Value::as_str).is_some_and(is_url) => {}
-                        Value::Object(_) => errors.push((format!("{rb}.source.url"), format!("\"{rb}.source.url\" is required (a URL) when \"source\" is given"))),
-                        _ => errors.push((format!("{rb}.source"), format!("\"{rb}.source\" must be of type object"))),
+                        Value::Object(s)
+                            if s.get("url").and_then(Value::as_str).is_some_and(is_url) => {}
+                        Value::Object(_) => errors.push((
+                            format!("{rb}.source.url"),
+                            format!(
+                                "\"{rb}.source.url\" is required (a URL) when \"source\" is given"
+                            ),
+                        )),
+                        _ => errors.push((
+                            format!("{rb}.source"),
+                            format!("\"{rb}.source\" must be of type object"),
+                        )),
                     }
                 }
             }
@@ -623,7 +754,12 @@ impl Linter<'_> {
             && !w.is_array()
             && !w.is_null()
         {
-            self.push("META-011", Severity::Error, Some("widget"), "\"widget\" must be an array".into());
+            self.push(
+                "META-011",
+                Severity::Error,
+                Some("widget"),
+                "\"widget\" must be an array".into(),
+            );
         }
         if let Some(f) = data.get("extra_gated_fields")
             && !f.is_null()
@@ -631,32 +767,56 @@ impl Linter<'_> {
         {
             self.push("META-011", Severity::Error, Some("extra_gated_fields"), e);
         }
-        for key in ["extra_gated_prompt", "extra_gated_heading", "extra_gated_description", "extra_gated_button_content"] {
+        for key in [
+            "extra_gated_prompt",
+            "extra_gated_heading",
+            "extra_gated_description",
+            "extra_gated_button_content",
+        ] {
             if let Some(v) = data.get(key)
                 && !v.is_string()
                 && !v.is_null()
             {
-                self.push("META-011", Severity::Error, Some(key), format!("\"{key}\" must be a string"));
+                self.push(
+                    "META-011",
+                    Severity::Error,
+                    Some(key),
+                    format!("\"{key}\" must be a string"),
+                );
             }
         }
         if let Some(v) = data.get("extra_gated_eu_disallowed")
             && !v.is_boolean()
         {
-            self.push("META-011", Severity::Error, Some("extra_gated_eu_disallowed"), "\"extra_gated_eu_disallowed\" must be a boolean".into());
+            self.push(
+                "META-011",
+                Severity::Error,
+                Some("extra_gated_eu_disallowed"),
+                "\"extra_gated_eu_disallowed\" must be a boolean".into(),
+            );
         }
     }
 
     fn eval_results(&mut self) {
         let Some(files) = self.opts.files else { return };
         for e in files.entries() {
-            if !(e.path.starts_with(".eval_results/") && (e.path.ends_with(".yaml") || e.path.ends_with(".yml"))) {
+            if !(e.path.starts_with(".eval_results/")
+                && (e.path.ends_with(".yaml") || e.path.ends_with(".yml")))
+            {
                 continue;
             }
-            let Some(text) = files.text(&e.path) else { continue };
+            let Some(text) = files.text(&e.path) else {
+                continue;
+            };
             let v: Value = match serde_yaml_ng::from_str(&text) {
                 Ok(v) => v,
                 Err(err) => {
-                    self.at("META-010", Severity::Error, None, format!("{}: invalid YAML: {err}", e.path));
+                    self.at(
+                        "META-010",
+                        Severity::Error,
+                        None,
+                        format!("{}: invalid YAML: {err}", e.path),
+                    );
                     continue;
                 }
             };
@@ -669,16 +829,31 @@ impl Linter<'_> {
                 let ds = &item["dataset"];
                 for k in ["id", "task_id"] {
                     if !ds[k].is_string() {
-                        self.at("META-010", Severity::Error, None, format!("{p}: \"dataset.{k}\" is required"));
+                        self.at(
+                            "META-010",
+                            Severity::Error,
+                            None,
+                            format!("{p}: \"dataset.{k}\" is required"),
+                        );
                     }
                 }
                 if item.get("value").is_none_or(Value::is_null) {
-                    self.at("META-010", Severity::Error, None, format!("{p}: \"value\" is required"));
+                    self.at(
+                        "META-010",
+                        Severity::Error,
+                        None,
+                        format!("{p}: \"value\" is required"),
+                    );
                 }
                 if let Some(src) = item.get("source")
                     && !src["url"].as_str().is_some_and(is_url)
                 {
-                    self.at("META-010", Severity::Error, None, format!("{p}: \"source.url\" is required when \"source\" is given"));
+                    self.at(
+                        "META-010",
+                        Severity::Error,
+                        None,
+                        format!("{p}: \"source.url\" is required when \"source\" is given"),
+                    );
                 }
             }
         }
@@ -690,10 +865,17 @@ impl Linter<'_> {
         for (name, accepted) in SECTIONS {
             let found = headings.iter().any(|h| {
                 let t = h.text.to_ascii_lowercase();
-                accepted.iter().any(|a| t == *a || t.starts_with(&format!("{a} ")) || t.starts_with(&format!("{a}:")))
+                accepted.iter().any(|a| {
+                    t == *a || t.starts_with(&format!("{a} ")) || t.starts_with(&format!("{a}:"))
+                })
             });
             if !found {
-                self.at("CARD-001", Severity::Warning, Some(last_line), format!("section \"{name}\" is missing"));
+                self.at(
+                    "CARD-001",
+                    Severity::Warning,
+                    Some(last_line),
+                    format!("section \"{name}\" is missing"),
+                );
             }
         }
         // Placeholders, counted per top-level section.
@@ -788,7 +970,9 @@ impl Linter<'_> {
                     let agrees = declared.iter().any(|d| {
                         d == found
                             || licenses::get(d).is_some_and(|l| {
-                                licenses::get(found).is_some_and(|g| l.lineage().0 == g.lineage().0 && l.lineage().0 != l.id)
+                                licenses::get(found).is_some_and(|g| {
+                                    l.lineage().0 == g.lineage().0 && l.lineage().0 != l.id
+                                })
                             })
                             || (d == "other")
                     });
@@ -797,7 +981,10 @@ impl Linter<'_> {
                             "META-004",
                             Severity::Policy,
                             Some("license"),
-                            format!("{f} reads like {found} but the card declares {}", declared.join(", ")),
+                            format!(
+                                "{f} reads like {found} but the card declares {}",
+                                declared.join(", ")
+                            ),
                         );
                     }
                 }
@@ -820,7 +1007,9 @@ impl Linter<'_> {
         }
         // PROV-004: merges ship their recipe.
         if data.get("base_model_relation").and_then(Value::as_str) == Some("merge")
-            && !entries.iter().any(|e| e.path.ends_with("mergekit_config.yml") || e.path.ends_with("mergekit_config.yaml"))
+            && !entries.iter().any(|e| {
+                e.path.ends_with("mergekit_config.yml") || e.path.ends_with("mergekit_config.yaml")
+            })
         {
             self.push(
                 "PROV-004",
@@ -835,7 +1024,9 @@ impl Linter<'_> {
             .map(|e| e.path.as_str())
             .filter(|p| {
                 let l = p.to_ascii_lowercase();
-                [".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"].iter().any(|x| l.ends_with(x))
+                [".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"]
+                    .iter()
+                    .any(|x| l.ends_with(x))
             })
             .collect();
         if !pickles.is_empty() {
@@ -852,18 +1043,33 @@ impl Linter<'_> {
     }
 }
 
-fn require_obj_str(r: &Map<String, Value>, key: &str, fields: &[&str], base: &str, errors: &mut Vec<(String, String)>) {
+fn require_obj_str(
+    r: &Map<String, Value>,
+    key: &str,
+    fields: &[&str],
+    base: &str,
+    errors: &mut Vec<(String, String)>,
+) {
     match r.get(key) {
         Some(Value::Object(o)) => {
             for f in fields {
                 match o.get(*f) {
                     Some(Value::String(_)) => {}
-                    None | Some(Value::Null) => errors.push((format!("{base}.{key}.{f}"), format!("\"{base}.{key}.{f}\" is required"))),
-                    Some(_) => errors.push((format!("{base}.{key}.{f}"), format!("\"{base}.{key}.{f}\" must be a string"))),
+                    None | Some(Value::Null) => errors.push((
+                        format!("{base}.{key}.{f}"),
+                        format!("\"{base}.{key}.{f}\" is required"),
+                    )),
+                    Some(_) => errors.push((
+                        format!("{base}.{key}.{f}"),
+                        format!("\"{base}.{key}.{f}\" must be a string"),
+                    )),
                 }
             }
         }
-        _ => errors.push((format!("{base}.{key}"), format!("\"{base}.{key}\" is required"))),
+        _ => errors.push((
+            format!("{base}.{key}"),
+            format!("\"{base}.{key}\" is required"),
+        )),
     }
 }
 
@@ -891,25 +1097,59 @@ pub fn detect_license(text: &str) -> Option<&'static str> {
         ("openrail++", &["openrail++"]),
         ("openrail", &["open rail", "openrail"]),
         ("openmdw-1.0", &["openmdw", "open model, data & weights"]),
-        ("agpl-3.0", &["gnu affero general public license", "version 3"]),
-        ("lgpl-3.0", &["gnu lesser general public license", "version 3"]),
-        ("lgpl-2.1", &["gnu lesser general public license", "version 2.1"]),
+        (
+            "agpl-3.0",
+            &["gnu affero general public license", "version 3"],
+        ),
+        (
+            "lgpl-3.0",
+            &["gnu lesser general public license", "version 3"],
+        ),
+        (
+            "lgpl-2.1",
+            &["gnu lesser general public license", "version 2.1"],
+        ),
         ("gpl-3.0", &["gnu general public license", "version 3"]),
         ("gpl-2.0", &["gnu general public license", "version 2"]),
         ("apache-2.0", &["apache license", "version 2.0"]),
         ("mpl-2.0", &["mozilla public license", "2.0"]),
-        ("cc-by-nc-sa-4.0", &["attribution-noncommercial-sharealike 4.0"]),
-        ("cc-by-nc-nd-4.0", &["attribution-noncommercial-noderivatives 4.0"]),
+        (
+            "cc-by-nc-sa-4.0",
+            &["attribution-noncommercial-sharealike 4.0"],
+        ),
+        (
+            "cc-by-nc-nd-4.0",
+            &["attribution-noncommercial-noderivatives 4.0"],
+        ),
         ("cc-by-nc-4.0", &["attribution-noncommercial 4.0"]),
         ("cc-by-nd-4.0", &["attribution-noderivatives 4.0"]),
         ("cc-by-sa-4.0", &["attribution-sharealike 4.0"]),
         ("cc-by-4.0", &["attribution 4.0 international"]),
         ("cc0-1.0", &["cc0 1.0 universal"]),
-        ("cdla-permissive-2.0", &["community data license agreement", "permissive", "version 2.0"]),
-        ("bsd-3-clause", &["redistribution and use in source and binary forms", "neither the name"]),
-        ("bsd-2-clause", &["redistribution and use in source and binary forms"]),
+        (
+            "cdla-permissive-2.0",
+            &[
+                "community data license agreement",
+                "permissive",
+                "version 2.0",
+            ],
+        ),
+        (
+            "bsd-3-clause",
+            &[
+                "redistribution and use in source and binary forms",
+                "neither the name",
+            ],
+        ),
+        (
+            "bsd-2-clause",
+            &["redistribution and use in source and binary forms"],
+        ),
         ("mit", &["permission is hereby granted, free of charge"]),
-        ("unlicense", &["this is free and unencumbered software released into the public domain"]),
+        (
+            "unlicense",
+            &["this is free and unencumbered software released into the public domain"],
+        ),
     ];
     table
         .iter()
@@ -994,25 +1234,110 @@ Low.
     #[test]
     fn each_rule_fires_alone() {
         let cases: &[(&str, &str, &str, Severity)] = &[
-            ("license: apache-2.0\n", "license: apache-2.0\ntags: [a\n", "META-001", Severity::Error),
-            ("license: apache-2.0\n", "license: Apache 2\n", "META-002", Severity::Error),
-            ("license: apache-2.0\n", "license: other\nlicense_link: LICENSE\n", "META-003", Severity::Error),
-            ("license: apache-2.0\n", "license: other\nlicense_name: My License\nlicense_link: LICENSE\n", "META-003", Severity::Error),
-            ("license: apache-2.0\n", "license: mit\n", "META-004", Severity::Policy),
-            ("datasets: [acme/corpus]\n", "datasets: [acme/corpus]\nbase_model: /home/me/llama\nbase_model_revision: 0123456789abcdef0123456789abcdef01234567\n", "META-005", Severity::Error),
-            ("datasets: [acme/corpus]\n", "datasets: [acme/corpus]\nbase_model: acme/base\nbase_model_revision: 0123456789abcdef0123456789abcdef01234567\nbase_model_relation: tuned\n", "META-006", Severity::Error),
-            ("datasets: [acme/corpus]\n", "datasets: [/var/data/images/]\n", "META-007", Severity::Error),
-            ("language: [en, fr]\n", "language: [en, english]\n", "META-008", Severity::Warning),
-            ("pipeline_tag: text-generation\n", "pipeline_tag: text-wizardry\n", "META-009", Severity::Warning),
+            (
+                "license: apache-2.0\n",
+                "license: apache-2.0\ntags: [a\n",
+                "META-001",
+                Severity::Error,
+            ),
+            (
+                "license: apache-2.0\n",
+                "license: Apache 2\n",
+                "META-002",
+                Severity::Error,
+            ),
+            (
+                "license: apache-2.0\n",
+                "license: other\nlicense_link: LICENSE\n",
+                "META-003",
+                Severity::Error,
+            ),
+            (
+                "license: apache-2.0\n",
+                "license: other\nlicense_name: My License\nlicense_link: LICENSE\n",
+                "META-003",
+                Severity::Error,
+            ),
+            (
+                "license: apache-2.0\n",
+                "license: mit\n",
+                "META-004",
+                Severity::Policy,
+            ),
+            (
+                "datasets: [acme/corpus]\n",
+                "datasets: [acme/corpus]\nbase_model: /home/me/llama\nbase_model_revision: 0123456789abcdef0123456789abcdef01234567\n",
+                "META-005",
+                Severity::Error,
+            ),
+            (
+                "datasets: [acme/corpus]\n",
+                "datasets: [acme/corpus]\nbase_model: acme/base\nbase_model_revision: 0123456789abcdef0123456789abcdef01234567\nbase_model_relation: tuned\n",
+                "META-006",
+                Severity::Error,
+            ),
+            (
+                "datasets: [acme/corpus]\n",
+                "datasets: [/var/data/images/]\n",
+                "META-007",
+                Severity::Error,
+            ),
+            (
+                "language: [en, fr]\n",
+                "language: [en, english]\n",
+                "META-008",
+                Severity::Warning,
+            ),
+            (
+                "pipeline_tag: text-generation\n",
+                "pipeline_tag: text-wizardry\n",
+                "META-009",
+                Severity::Warning,
+            ),
             ("config: default", "config: 3", "META-010", Severity::Error),
-            ("    - {type: accuracy, value: 0.5}\n", "    - {type: accuracy}\n", "META-010", Severity::Error),
-            ("source: {name: logs, url: https://example.org/logs}", "source: {name: logs}", "META-010", Severity::Error),
-            ("co2_eq_emissions: 120\n", "co2_eq_emissions: 120\nwidget: {text: hi}\n", "META-011", Severity::Error),
-            ("co2_eq_emissions: 120\n", "co2_eq_emissions: 120\nextra_gated_fields: {Company: radio}\n", "META-011", Severity::Error),
-            ("### Out-of-Scope Use\n", "### Misuse\n", "CARD-001", Severity::Warning),
-            ("Low.\n", "[More Information Needed]\n", "CARD-002", Severity::Warning),
+            (
+                "    - {type: accuracy, value: 0.5}\n",
+                "    - {type: accuracy}\n",
+                "META-010",
+                Severity::Error,
+            ),
+            (
+                "source: {name: logs, url: https://example.org/logs}",
+                "source: {name: logs}",
+                "META-010",
+                Severity::Error,
+            ),
+            (
+                "co2_eq_emissions: 120\n",
+                "co2_eq_emissions: 120\nwidget: {text: hi}\n",
+                "META-011",
+                Severity::Error,
+            ),
+            (
+                "co2_eq_emissions: 120\n",
+                "co2_eq_emissions: 120\nextra_gated_fields: {Company: radio}\n",
+                "META-011",
+                Severity::Error,
+            ),
+            (
+                "### Out-of-Scope Use\n",
+                "### Misuse\n",
+                "CARD-001",
+                Severity::Warning,
+            ),
+            (
+                "Low.\n",
+                "[More Information Needed]\n",
+                "CARD-002",
+                Severity::Warning,
+            ),
             ("co2_eq_emissions: 120\n", "", "CARD-003", Severity::Info),
-            ("datasets: [acme/corpus]\n", "datasets: [acme/corpus]\nbase_model: acme/base\n", "PROV-001", Severity::Warning),
+            (
+                "datasets: [acme/corpus]\n",
+                "datasets: [acme/corpus]\nbase_model: acme/base\n",
+                "PROV-001",
+                Severity::Warning,
+            ),
         ];
         for (from, to, rule, sev) in cases {
             assert!(GOOD.contains(from), "{from}");
@@ -1021,7 +1346,10 @@ Low.
             let r = run(&card, Some(&f));
             assert_eq!(rules(&r), [(*rule, *sev)], "{rule}: {:#?}", r.findings);
             let finding = &r.findings[0];
-            assert!(finding.line.is_some() || *rule == "META-010", "{rule} has a line");
+            assert!(
+                finding.line.is_some() || *rule == "META-010",
+                "{rule} has a line"
+            );
             assert_eq!(r.passes(), *sev != Severity::Error);
         }
     }
@@ -1031,11 +1359,20 @@ Low.
         let card = GOOD.replace("license: apache-2.0", "license: MIT");
         let r = run(&card, None);
         let f = &r.findings[0];
-        assert!(f.message.starts_with("\"license\" must be one of [apache-2.0, mit,"), "{}", f.message);
+        assert!(
+            f.message
+                .starts_with("\"license\" must be one of [apache-2.0, mit,"),
+            "{}",
+            f.message
+        );
         assert!(f.message.contains("other, array]") && f.message.contains("lowercase: mit"));
         assert_eq!(f.line, Some(2));
         let card = GOOD.replace("license: apache-2.0", "license: [mit, Apache]");
-        assert!(run(&card, None).findings[0].message.starts_with("\"license[1]\" must be one of"));
+        assert!(
+            run(&card, None).findings[0]
+                .message
+                .starts_with("\"license[1]\" must be one of")
+        );
     }
 
     #[test]
@@ -1043,7 +1380,10 @@ Low.
         let card = GOOD.replace("config: default", "config: 3");
         let r = run(&card, None);
         let f = &r.findings[0];
-        assert_eq!(f.message, "\"model-index[0].results[0].dataset.config\" must be a string");
+        assert_eq!(
+            f.message,
+            "\"model-index[0].results[0].dataset.config\" must be a string"
+        );
         assert_eq!(f.line, Some(12));
         let card = GOOD.replace("- name: tiny\n", "- results0: x\n");
         assert!(!run(&card, None).passes());
@@ -1059,8 +1399,14 @@ Low.
         let r = run(&card, Some(&f));
         assert_eq!(rules(&r), [("META-006", Severity::Error)]);
         let mut f = folder(&card);
-        f.add("adapter_config.json", r#"{"base_model_name_or_path": "other/base"}"#);
-        assert_eq!(rules(&run(&card, Some(&f))), [("PROV-003", Severity::Warning)]);
+        f.add(
+            "adapter_config.json",
+            r#"{"base_model_name_or_path": "other/base"}"#,
+        );
+        assert_eq!(
+            rules(&run(&card, Some(&f))),
+            [("PROV-003", Severity::Warning)]
+        );
         let merge = card.replace("adapter", "merge");
         let f = folder(&merge);
         let r = run(&merge, Some(&f));
@@ -1086,9 +1432,20 @@ Low.
 
     #[test]
     fn detects_licence_texts() {
-        assert_eq!(detect_license("MIT License\n\nPermission is hereby granted, free of charge, to any person"), Some("mit"));
-        assert_eq!(detect_license("LLAMA 3.1 COMMUNITY LICENSE AGREEMENT"), Some("llama3.1"));
-        assert_eq!(detect_license("Creative Commons Attribution-NonCommercial 4.0 International"), Some("cc-by-nc-4.0"));
+        assert_eq!(
+            detect_license(
+                "MIT License\n\nPermission is hereby granted, free of charge, to any person"
+            ),
+            Some("mit")
+        );
+        assert_eq!(
+            detect_license("LLAMA 3.1 COMMUNITY LICENSE AGREEMENT"),
+            Some("llama3.1")
+        );
+        assert_eq!(
+            detect_license("Creative Commons Attribution-NonCommercial 4.0 International"),
+            Some("cc-by-nc-4.0")
+        );
         assert_eq!(detect_license("hello"), None);
     }
 
@@ -1097,7 +1454,9 @@ Low.
         for ok in ["gpt2", "acme/model-1.5", "a_b/c.d"] {
             assert!(is_repo_id(ok), "{ok}");
         }
-        for bad in ["/abs", "./x", "a/b/c", "a/../b", "..", "", "a b", "~/x", "C:\\x"] {
+        for bad in [
+            "/abs", "./x", "a/b/c", "a/../b", "..", "", "a b", "~/x", "C:\\x",
+        ] {
             assert!(!is_repo_id(bad), "{bad}");
         }
     }

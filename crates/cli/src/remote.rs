@@ -99,11 +99,20 @@ impl Remote {
             _ => "",
         };
         let rev: String = url_escape(&self.revision);
-        let path: String = path.split('/').map(url_escape).collect::<Vec<_>>().join("/");
+        let path: String = path
+            .split('/')
+            .map(url_escape)
+            .collect::<Vec<_>>()
+            .join("/");
         format!("{}/{prefix}{repo}/resolve/{rev}/{path}", self.endpoint)
     }
 
-    fn send(&self, method: &str, url: &str, body: Option<&Value>) -> anyhow::Result<(u16, ureq::http::HeaderMap, Vec<u8>)> {
+    fn send(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(u16, ureq::http::HeaderMap, Vec<u8>)> {
         let mut req = ureq::http::Request::builder().method(method).uri(url);
         if let Some(t) = &self.token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -177,7 +186,10 @@ impl Remote {
             for item in page.as_array().into_iter().flatten() {
                 if item["type"] == "file" {
                     let path = item["path"].as_str().unwrap_or_default().to_string();
-                    let size = item["lfs"]["size"].as_u64().or(item["size"].as_u64()).unwrap_or(0);
+                    let size = item["lfs"]["size"]
+                        .as_u64()
+                        .or(item["size"].as_u64())
+                        .unwrap_or(0);
                     out.push((path, size));
                 }
             }
@@ -215,8 +227,12 @@ fn next_link(headers: &ureq::http::HeaderMap) -> Option<String> {
     let link = header(headers, "link")?;
     link.split(',').find_map(|part| {
         let (url, rest) = part.split_once(';')?;
-        rest.contains("rel=\"next\"")
-            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        rest.contains("rel=\"next\"").then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
     })
 }
 
@@ -256,11 +272,6 @@ impl RemoteRepo {
             repo: repo.to_string(),
             entries,
         })
-    }
-
-    /// The repository id.
-    pub fn repo(&self) -> &str {
-        &self.repo
     }
 }
 

@@ -57,7 +57,11 @@ Small.
 fn model(dir: &Path, card: &str) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("README.md"), card).unwrap();
-    std::fs::write(dir.join("LICENSE"), "Apache License\nVersion 2.0, January 2004\n").unwrap();
+    std::fs::write(
+        dir.join("LICENSE"),
+        "Apache License\nVersion 2.0, January 2004\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("config.json"), "{}").unwrap();
 }
 
@@ -75,7 +79,10 @@ fn card_lint_exit_codes_lines_and_json() {
     let out = wh(&["card", "lint", m.to_str().unwrap()]);
     assert_eq!(code(&out), 1);
     let text = stdout(&out);
-    assert!(text.contains("README.md:2: error META-002 \"license\" must be one of [apache-2.0, mit,"), "{text}");
+    assert!(
+        text.contains("README.md:2: error META-002 \"license\" must be one of [apache-2.0, mit,"),
+        "{text}"
+    );
 
     let out = wh(&["card", "lint", m.to_str().unwrap(), "--json"]);
     assert_eq!(code(&out), 1);
@@ -88,21 +95,44 @@ fn card_lint_exit_codes_lines_and_json() {
 
     // Malformed YAML.
     model(&m, &CARD.replace("language: en", "language: [en"));
-    let out = wh(&["card", "lint", m.join("README.md").to_str().unwrap(), "--json"]);
+    let out = wh(&[
+        "card",
+        "lint",
+        m.join("README.md").to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(code(&out), 1);
     assert_eq!(json(&out)["findings"][0]["rule"], "META-001");
 
     // `other` without license_name; a bad base_model; a bad model-index.
     for (from, to, rule) in [
-        ("license: apache-2.0", "license: other\nlicense_link: LICENSE", "META-003"),
-        ("language: en", "language: en\nbase_model: ../llama", "META-005"),
-        ("language: en", "language: en\nmodel-index:\n- name: x\n  results:\n  - task: {type: t}\n    dataset: {name: d}\n    metrics: []", "META-010"),
+        (
+            "license: apache-2.0",
+            "license: other\nlicense_link: LICENSE",
+            "META-003",
+        ),
+        (
+            "language: en",
+            "language: en\nbase_model: ../llama",
+            "META-005",
+        ),
+        (
+            "language: en",
+            "language: en\nmodel-index:\n- name: x\n  results:\n  - task: {type: t}\n    dataset: {name: d}\n    metrics: []",
+            "META-010",
+        ),
     ] {
         model(&m, &CARD.replace(from, to));
         let out = wh(&["card", "lint", m.to_str().unwrap(), "--json"]);
         assert_eq!(code(&out), 1, "{rule}");
         let v = json(&out);
-        let rules: Vec<&str> = v["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "error").map(|f| f["rule"].as_str().unwrap()).collect();
+        let rules: Vec<&str> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] == "error")
+            .map(|f| f["rule"].as_str().unwrap())
+            .collect();
         assert_eq!(rules, [rule], "{v}");
     }
 
@@ -113,7 +143,14 @@ fn card_lint_exit_codes_lines_and_json() {
     assert!(stdout(&out).contains("warning CARD-001 section \"Environmental Impact\" is missing"));
 
     // Usage errors: exit 2.
-    assert_eq!(code(&wh(&["card", "lint", d.path().join("nope").to_str().unwrap()])), 2);
+    assert_eq!(
+        code(&wh(&[
+            "card",
+            "lint",
+            d.path().join("nope").to_str().unwrap()
+        ])),
+        2
+    );
     assert_eq!(code(&wh(&["card", "lint"])), 2);
 }
 
@@ -130,7 +167,11 @@ fn derived(dir: &Path, license: &str, bases: &[&str], relation: &str) {
 fn parent(root: &Path, id: &str, license: &str) {
     let dir = root.join(id);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("README.md"), format!("---\nlicense: {license}\n---\n# {id}\n")).unwrap();
+    std::fs::write(
+        dir.join("README.md"),
+        format!("---\nlicense: {license}\n---\n# {id}\n"),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -140,9 +181,20 @@ fn license_check_of_a_merge_of_nc_and_apache() {
     parent(&parents, "lab/nc-model", "cc-by-nc-4.0");
     parent(&parents, "corp/apache-model", "apache-2.0");
     let child = d.path().join("merged");
-    derived(&child, "apache-2.0", &["lab/nc-model", "corp/apache-model"], "merge");
+    derived(
+        &child,
+        "apache-2.0",
+        &["lab/nc-model", "corp/apache-model"],
+        "merge",
+    );
     let args = |extra: &[&str]| {
-        let mut a = vec!["license", "check", child.to_str().unwrap(), "--parents-dir", parents.to_str().unwrap()];
+        let mut a = vec![
+            "license",
+            "check",
+            child.to_str().unwrap(),
+            "--parents-dir",
+            parents.to_str().unwrap(),
+        ];
         a.extend_from_slice(extra);
         a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
     };
@@ -153,15 +205,29 @@ fn license_check_of_a_merge_of_nc_and_apache() {
     let out = run(&[]);
     assert_eq!(code(&out), 1, "{}", stdout(&out));
     let text = stdout(&out);
-    assert!(text.contains("error LIC-001 [lab/nc-model: non-commercial]"), "{text}");
+    assert!(
+        text.contains("error LIC-001 [lab/nc-model: non-commercial]"),
+        "{text}"
+    );
     assert!(text.contains("verdict: NOT allowed"));
     let v = json(&run(&["--json"]));
     assert_eq!(v["verdict"], "not-allowed");
     assert_eq!(v["recommended"], "cc-by-nc-4.0");
-    assert!(v["allowed"].as_array().unwrap().iter().all(|l| l.as_str().unwrap().contains("-nc")));
+    assert!(
+        v["allowed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l.as_str().unwrap().contains("-nc"))
+    );
     assert_eq!(v["parents"][0]["license"], "cc-by-nc-4.0");
 
-    derived(&child, "cc-by-nc-4.0", &["lab/nc-model", "corp/apache-model"], "merge");
+    derived(
+        &child,
+        "cc-by-nc-4.0",
+        &["lab/nc-model", "corp/apache-model"],
+        "merge",
+    );
     let out = run(&[]);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
     assert!(stdout(&out).contains("verdict: allowed"));
@@ -169,10 +235,36 @@ fn license_check_of_a_merge_of_nc_and_apache() {
     assert_eq!(code(&run(&["--strict"])), 1);
 
     // --parent overrides, and names must match the card.
-    let out = wh(&["license", "check", child.to_str().unwrap(), "--parent", "lab/nc-model=cc-by-nc-4.0", "--parent", "corp/apache-model=mit"]);
+    let out = wh(&[
+        "license",
+        "check",
+        child.to_str().unwrap(),
+        "--parent",
+        "lab/nc-model=cc-by-nc-4.0",
+        "--parent",
+        "corp/apache-model=mit",
+    ]);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
-    assert_eq!(code(&wh(&["license", "check", child.to_str().unwrap(), "--parent", "nobody/x=mit"])), 2);
-    assert_eq!(code(&wh(&["license", "check", child.to_str().unwrap(), "--parent", "broken"])), 2);
+    assert_eq!(
+        code(&wh(&[
+            "license",
+            "check",
+            child.to_str().unwrap(),
+            "--parent",
+            "nobody/x=mit"
+        ])),
+        2
+    );
+    assert_eq!(
+        code(&wh(&[
+            "license",
+            "check",
+            child.to_str().unwrap(),
+            "--parent",
+            "broken"
+        ])),
+        2
+    );
     // Without any way to resolve parents, the licence cannot be determined.
     let out = wh(&["license", "check", child.to_str().unwrap()]);
     assert_eq!(code(&out), 1);
@@ -189,16 +281,41 @@ fn license_check_of_llama_and_no_derivatives() {
 
     let child = d.path().join("SuperChat-8B");
     derived(&child, "llama3.1", &["meta-llama/Llama-3.1-8B"], "finetune");
-    let out = wh(&["license", "check", child.to_str().unwrap(), "--parents-dir", p]);
+    let out = wh(&[
+        "license",
+        "check",
+        child.to_str().unwrap(),
+        "--parents-dir",
+        p,
+    ]);
     assert_eq!(code(&out), 1);
-    assert!(stdout(&out).contains("[meta-llama/Llama-3.1-8B: naming]"), "{}", stdout(&out));
-    let out = wh(&["license", "check", child.to_str().unwrap(), "--parents-dir", p, "--name", "acme/Llama-3.1-SuperChat-8B"]);
+    assert!(
+        stdout(&out).contains("[meta-llama/Llama-3.1-8B: naming]"),
+        "{}",
+        stdout(&out)
+    );
+    let out = wh(&[
+        "license",
+        "check",
+        child.to_str().unwrap(),
+        "--parents-dir",
+        p,
+        "--name",
+        "acme/Llama-3.1-SuperChat-8B",
+    ]);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
     assert!(stdout(&out).contains("[missing] display \"Built with Llama\""));
 
     let q = d.path().join("quant");
     derived(&q, "cc-by-nd-4.0", &["lab/nd"], "quantized");
-    let out = wh(&["license", "check", q.to_str().unwrap(), "--parents-dir", p, "--json"]);
+    let out = wh(&[
+        "license",
+        "check",
+        q.to_str().unwrap(),
+        "--parents-dir",
+        p,
+        "--json",
+    ]);
     assert_eq!(code(&out), 1);
     let v = json(&out);
     assert_eq!(v["findings"][0]["term"], "no-derivatives");

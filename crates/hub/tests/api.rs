@@ -790,3 +790,79 @@ async fn listing_shows_only_what_the_caller_may_see() {
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn card_metadata_is_validated_on_validate_yaml_and_on_commit() {
+    let hub = Hub::new().await;
+    let alice = hub.user("alice").await;
+    hub.create_repo(&alice, "m", false).await;
+    let head = hub.get("/api/models/alice/m", None).await.json()["sha"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let bad = "---\nlicense: Apache-2.0\ndatasets: [/data/x]\n---\n# m\n";
+    let r = hub
+        .post_json(
+            "/api/validate-yaml",
+            None,
+            json!({"content": bad, "repoType": "model"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let errors: Vec<String> = r.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].starts_with("\"license\" must be one of [apache-2.0, mit,"));
+    assert!(errors[1].starts_with("\"datasets[0]\" with value \"/data/x\" is not valid"));
+    // No metadata and no licence are warnings, as on the Hub.
+    for ok in ["# no metadata\n", "---\ntags: [x]\n---\n"] {
+        let r = hub
+            .post_json("/api/validate-yaml", None, json!({"content": ok}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.json()["errors"], json!([]));
+        assert_eq!(r.json()["warnings"].as_array().unwrap().len(), 1);
+    }
+
+    // The commit API refuses the same card and commits nothing.
+    let r = hub
+        .commit(
+            "alice/m",
+            &alice,
+            &[
+                header_line("card"),
+                file_line("README.md", bad.as_bytes()),
+                file_line("x.txt", b"x"),
+            ],
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "Invalid metadata in README.md");
+    assert!(
+        r.header("x-error-message")
+            .contains("\"license\" must be one of")
+    );
+    let now = hub.get("/api/models/alice/m", None).await.json()["sha"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(now, head);
+    let good = "---\nlicense: apache-2.0\n---\n# m\n";
+    let r = hub
+        .commit(
+            "alice/m",
+            &alice,
+            &[header_line("card"), file_line("README.md", good.as_bytes())],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+}

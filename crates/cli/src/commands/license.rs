@@ -22,7 +22,15 @@ pub fn run(cmd: LicenseCommand, printer: &Printer) -> Result<ExitCode> {
     }
 }
 
-const NOTICE_FILES: &[&str] = &["NOTICE", "NOTICE.md", "NOTICE.txt", "Notice", "Notice.txt", "notice", "notice.txt"];
+const NOTICE_FILES: &[&str] = &[
+    "NOTICE",
+    "NOTICE.md",
+    "NOTICE.txt",
+    "Notice",
+    "Notice.txt",
+    "notice",
+    "notice.txt",
+];
 
 fn first_text(files: &dyn Files, names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| files.text(n))
@@ -31,7 +39,11 @@ fn first_text(files: &dyn Files, names: &[&str]) -> Option<String> {
 fn check(args: LicenseCheckArgs, printer: &Printer) -> Result<ExitCode> {
     let src = open_source(&args.path, &args.remote)?;
     let Some(text) = &src.card else {
-        return Err(UserError(format!("{}: there is no README.md (model card) to read the licence from", src.label)).into());
+        return Err(UserError(format!(
+            "{}: there is no README.md (model card) to read the licence from",
+            src.label
+        ))
+        .into());
     };
     let card = Card::parse(text);
     if let Err(e) = &card.front {
@@ -46,8 +58,14 @@ fn check(args: LicenseCheckArgs, printer: &Printer) -> Result<ExitCode> {
                 .ok_or_else(|| UserError(format!("--parent {p}: expected ID=LICENSE")))
         })
         .collect::<Result<_, _>>()?;
-    let relation = match args.relation.as_deref().or(card.str_field("base_model_relation").as_deref()) {
-        Some(r) => Some(Relation::parse(r).ok_or_else(|| UserError(format!("unknown relation \"{r}\"")))?),
+    let relation = match args
+        .relation
+        .as_deref()
+        .or(card.str_field("base_model_relation").as_deref())
+    {
+        Some(r) => {
+            Some(Relation::parse(r).ok_or_else(|| UserError(format!("unknown relation \"{r}\"")))?)
+        }
         None => None,
     };
     let base_ids = card.list_field("base_model");
@@ -55,18 +73,36 @@ fn check(args: LicenseCheckArgs, printer: &Printer) -> Result<ExitCode> {
     let hub = Remote::from_args(&args.remote);
     let mut parents = Vec::new();
     for id in &base_ids {
-        parents.push(resolve_parent(id, &flags, args.parents_dir.as_deref(), hub.as_ref(), if base_ids.len() == 1 { pinned.as_deref() } else { None })?);
+        parents.push(resolve_parent(
+            id,
+            &flags,
+            args.parents_dir.as_deref(),
+            hub.as_ref(),
+            if base_ids.len() == 1 {
+                pinned.as_deref()
+            } else {
+                None
+            },
+        )?);
     }
     for id in flags.keys() {
         if !base_ids.contains(id) {
-            return Err(UserError(format!("--parent {id}: the card's base_model does not name {id}")).into());
+            return Err(UserError(format!(
+                "--parent {id}: the card's base_model does not name {id}"
+            ))
+            .into());
         }
     }
     let name = args
         .name
         .clone()
         .or_else(|| src.repo.clone())
-        .or_else(|| card.data().get("model-index").and_then(|m| m[0]["name"].as_str()).map(str::to_string))
+        .or_else(|| {
+            card.data()
+                .get("model-index")
+                .and_then(|m| m[0]["name"].as_str())
+                .map(str::to_string)
+        })
         .or_else(|| {
             src.folder
                 .as_ref()
@@ -86,7 +122,8 @@ fn check(args: LicenseCheckArgs, printer: &Printer) -> Result<ExitCode> {
     };
     let outcome = derive::check(&child, &parents);
     let unmet = outcome.unmet_duties().count();
-    let failed = outcome.verdict == Verdict::NotAllowed || args.strict && (outcome.verdict == Verdict::Review || unmet > 0);
+    let failed = outcome.verdict == Verdict::NotAllowed
+        || args.strict && (outcome.verdict == Verdict::Review || unmet > 0);
     if args.json {
         let mut v = serde_json::to_value(&outcome)?;
         v["model"] = json!(child.name);
@@ -96,10 +133,20 @@ fn check(args: LicenseCheckArgs, printer: &Printer) -> Result<ExitCode> {
     } else {
         print_human(&child, &outcome, printer)?;
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-fn resolve_parent(id: &str, flags: &BTreeMap<String, String>, dir: Option<&Path>, hub: Option<&Remote>, revision: Option<&str>) -> Result<Parent> {
+fn resolve_parent(
+    id: &str,
+    flags: &BTreeMap<String, String>,
+    dir: Option<&Path>,
+    hub: Option<&Remote>,
+    revision: Option<&str>,
+) -> Result<Parent> {
     if let Some(l) = flags.get(id) {
         return Ok(Parent {
             id: id.into(),
@@ -124,8 +171,11 @@ fn resolve_parent(id: &str, flags: &BTreeMap<String, String>, dir: Option<&Path>
         let folder = dir.join(id);
         let readme = folder.join("README.md");
         if readme.is_file() {
-            let text = std::fs::read_to_string(&readme).map_err(|e| UserError(format!("{}: {e}", readme.display())))?;
-            let notice = NOTICE_FILES.iter().find_map(|n| std::fs::read_to_string(folder.join(n)).ok());
+            let text = std::fs::read_to_string(&readme)
+                .map_err(|e| UserError(format!("{}: {e}", readme.display())))?;
+            let notice = NOTICE_FILES
+                .iter()
+                .find_map(|n| std::fs::read_to_string(folder.join(n)).ok());
             return Ok(from_card(Some(text), notice, folder.display().to_string()));
         }
     }
@@ -150,7 +200,11 @@ fn resolve_parent(id: &str, flags: &BTreeMap<String, String>, dir: Option<&Path>
             .iter()
             .find_map(|n| at.file(id, n).ok().flatten())
             .map(|b| String::from_utf8_lossy(&b).into_owned());
-        return Ok(from_card(readme.map(|b| String::from_utf8_lossy(&b).into_owned()), notice, source));
+        return Ok(from_card(
+            readme.map(|b| String::from_utf8_lossy(&b).into_owned()),
+            notice,
+            source,
+        ));
     }
     Ok(Parent {
         id: id.into(),
@@ -164,18 +218,28 @@ fn print_human(child: &Child, o: &Outcome, printer: &Printer) -> Result<()> {
     match o.relation {
         Some(rel) => printer.data(&format!(
             "model {}: declares {declared}; {} of {} parent(s)",
-            if child.name.is_empty() { "(unnamed)" } else { &child.name },
+            if child.name.is_empty() {
+                "(unnamed)"
+            } else {
+                &child.name
+            },
             rel.as_str(),
             o.parents.len()
         ))?,
-        None => printer.data(&format!("model {}: declares {declared}; no base_model, not a derived model", child.name))?,
+        None => printer.data(&format!(
+            "model {}: declares {declared}; no base_model, not a derived model",
+            child.name
+        ))?,
     }
     for p in &o.parents {
         printer.data(&format!(
             "  parent {}: {}{}  [{}]",
             p.id,
             p.license.as_deref().unwrap_or("(no licence found)"),
-            p.license_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default(),
+            p.license_name
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default(),
             p.source
         ))?;
     }
@@ -184,7 +248,11 @@ fn print_human(child: &Child, o: &Outcome, printer: &Printer) -> Result<()> {
             printer.data("may be licensed as: nothing (no licence satisfies every parent)")?;
         } else {
             let list = if o.allowed.len() > 12 {
-                format!("{} and {} more", o.allowed[..12].join(", "), o.allowed.len() - 12)
+                format!(
+                    "{} and {} more",
+                    o.allowed[..12].join(", "),
+                    o.allowed.len() - 12
+                )
             } else {
                 o.allowed.join(", ")
             };
@@ -199,14 +267,23 @@ fn print_human(child: &Child, o: &Outcome, printer: &Printer) -> Result<()> {
             "{} {}{}: {}",
             f.level,
             f.rule,
-            f.parent.as_deref().map(|p| format!(" [{p}: {}]", f.term)).unwrap_or_else(|| format!(" [{}]", f.term)),
+            f.parent
+                .as_deref()
+                .map(|p| format!(" [{p}: {}]", f.term))
+                .unwrap_or_else(|| format!(" [{}]", f.term)),
             f.message
         ))?;
     }
     if !o.duties.is_empty() {
         printer.data("duties:")?;
         for d in &o.duties {
-            printer.data(&format!("  [{}] {} ({}, {})", if d.met { "ok" } else { "missing" }, d.what, d.parent, d.rule))?;
+            printer.data(&format!(
+                "  [{}] {} ({}, {})",
+                if d.met { "ok" } else { "missing" },
+                d.what,
+                d.parent,
+                d.rule
+            ))?;
         }
     }
     for t in &o.tags {

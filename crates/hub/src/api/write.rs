@@ -12,7 +12,7 @@ use globset::{GlobBuilder, GlobMatcher};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::read::{at_rev, front_matter};
+use super::read::at_rev;
 use super::{ApiError, ApiResult, Ctx, json_body};
 use crate::audit;
 use crate::db;
@@ -32,16 +32,83 @@ pub(crate) async fn validate_yaml(body: Body) -> ApiResult {
     struct Req {
         #[serde(default)]
         content: String,
+        #[serde(default, rename = "repoType")]
+        repo_type: Option<String>,
     }
     let req: Req = json_body(body).await?;
-    match front_matter(&req.content) {
-        Ok(_) => Ok(axum::Json(json!({"errors": [], "warnings": []})).into_response()),
-        Err(message) => Ok((
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"errors": [{"message": message}], "warnings": []})),
-        )
-            .into_response()),
+    let repo_type = req.repo_type.as_deref().unwrap_or("model");
+    if !matches!(repo_type, "model" | "dataset" | "space") {
+        return Err(ApiError::bad_request(format!(
+            "repoType must be model, dataset or space, not {repo_type}"
+        )));
     }
+    let (errors, warnings) = card_metadata_findings(&req.content, repo_type);
+    let body = json!({
+        "errors": errors.iter().map(|m| json!({"message": m})).collect::<Vec<_>>(),
+        "warnings": warnings.iter().map(|m| json!({"message": m})).collect::<Vec<_>>(),
+    });
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Ok((status, axum::Json(body)).into_response())
+}
+
+/// Refuse a commit whose new root `README.md` has metadata errors, as the Hub does.
+async fn check_card(ctx: &Ctx, kind: RepoKind, ops: &[Op]) -> Result<(), ApiError> {
+    let readme = ops.iter().rev().find_map(|op| match op {
+        Op::File {
+            path, sha, size, ..
+        }
+        | Op::Lfs { path, sha, size }
+            if path == "README.md" =>
+        {
+            Some((*sha, *size))
+        }
+        _ => None,
+    });
+    let Some((sha, size)) = readme else {
+        return Ok(());
+    };
+    if size > weighhouse_card::frontmatter::MAX_CARD as u64 {
+        return Ok(());
+    }
+    let Ok(bytes) = ctx.app.store.read_all(&sha, size).await else {
+        // An LFS README not uploaded yet: the commit fails on the missing object anyway.
+        return Ok(());
+    };
+    let (errors, _) = card_metadata_findings(&String::from_utf8_lossy(&bytes), kind.singular());
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(format!(
+        "Invalid metadata in README.md: {}",
+        errors.join("; ")
+    )))
+}
+
+/// The metadata errors and warnings of a card, as the Hub reports them: the card lint's
+/// front-matter rules (`weighhouse_card::lint` in metadata mode).
+pub(crate) fn card_metadata_findings(content: &str, repo_type: &str) -> (Vec<String>, Vec<String>) {
+    use weighhouse_card::lint::{Mode, Options, Severity, lint};
+    let card = weighhouse_card::Card::parse(content);
+    let opts = Options {
+        mode: Mode::Metadata,
+        repo_type,
+        ..Options::default()
+    };
+    let report = lint(&card, &opts);
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    for f in report.findings {
+        match f.severity {
+            Severity::Error => errors.push(f.message),
+            Severity::Warning | Severity::Policy => warnings.push(f.message),
+            Severity::Info => {}
+        }
+    }
+    (errors, warnings)
 }
 
 /// The LFS patterns of a `.gitattributes` file, in order; the last match decides.
@@ -499,6 +566,7 @@ pub(crate) async fn commit(
     let Some(header) = header else {
         return Err(ApiError::bad_request("Empty commit: no header line"));
     };
+    check_card(ctx, kind, &ops).await?;
 
     // The LFS rule uses the `.gitattributes` the commit itself brings, if any.
     let snap = repo::snapshot(&ctx.app.db, &ctx.app.cache, repo.id, &head)
