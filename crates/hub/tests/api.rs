@@ -866,3 +866,119 @@ async fn card_metadata_is_validated_on_validate_yaml_and_on_commit() {
         String::from_utf8_lossy(&r.body)
     );
 }
+
+fn tiny_safetensors() -> Vec<u8> {
+    let mut header = br#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#.to_vec();
+    while header.len() % 8 != 0 {
+        header.push(b' ');
+    }
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&[0u8; 8]);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openness_and_card_lint_of_a_revision_and_the_repo_page() {
+    let hub = Hub::new().await;
+    let alice = hub.user("alice").await;
+    let bob = hub.user("bob").await;
+    hub.create_repo(&alice, "open", false).await;
+    let card = "---\nlicense: apache-2.0\nlibrary_name: transformers\n---\n# Open <model>\n";
+    let r = hub
+        .commit(
+            "alice/open",
+            &alice,
+            &[
+                header_line("weights"),
+                file_line("README.md", card.as_bytes()),
+                file_line("LICENSE", b"Apache License\nVersion 2.0\n"),
+                file_line("config.json", br#"{"architectures": ["LlamaForCausalLM"]}"#),
+                file_line("model.safetensors", &tiny_safetensors()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+
+    let report = hub.get("/api/models/alice/open/openness", None).await;
+    assert_eq!(report.status, StatusCode::OK);
+    let v = report.json();
+    assert_eq!(v["owd"]["open_weight"], true, "{v}");
+    assert_eq!(v["repo"], "alice/open");
+    let owd2b = v["owd"]["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "OWD-2b")
+        .unwrap()
+        .clone();
+    assert_eq!(owd2b["verdict"], "pass", "{owd2b}");
+
+    // Gating makes OWD-7 a warning for an allowlisted licence; a Llama licence fails OWD.
+    let r = hub
+        .call(
+            Method::PUT,
+            "/api/models/alice/open/settings",
+            Some(&alice),
+            "application/json",
+            json!({"gated": "manual"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = hub
+        .get("/api/models/alice/open/openness", None)
+        .await
+        .json();
+    let owd7 = v["owd"]["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "OWD-7")
+        .unwrap()
+        .clone();
+    assert_eq!(owd7["verdict"], "warn", "{owd7}");
+
+    let lint = hub
+        .get("/api/models/alice/open/card-lint", None)
+        .await
+        .json();
+    assert_eq!(lint["errors"], 0, "{lint}");
+    assert!(
+        lint["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "CARD-001")
+    );
+
+    // The page shows the labels, the gate's agreement and the files.
+    let page = hub.get("/alice/open", None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.header("content-type").starts_with("text/html"));
+    let html = String::from_utf8(page.body.to_vec()).unwrap();
+    assert!(html.contains("Open Weight (OWD v0.3)"), "{html}");
+    assert!(html.contains("Gated access (manual)"));
+    assert!(html.contains("model.safetensors"));
+
+    // Private repositories stay invisible to strangers here too.
+    hub.create_repo(&alice, "secret", true).await;
+    assert_eq!(
+        hub.get("/alice/secret", Some(&bob)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        hub.get("/api/models/alice/secret/openness", None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        hub.get("/alice/secret", Some(&alice)).await.status,
+        StatusCode::OK
+    );
+}

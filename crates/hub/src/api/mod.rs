@@ -8,6 +8,7 @@ mod access;
 mod audit_log;
 mod error;
 mod gate;
+mod governance;
 mod lfs;
 mod read;
 mod repos;
@@ -372,6 +373,16 @@ async fn route(app: Arc<App>, req: Request) -> ApiResult {
         [ns, name, "resolve", rev, path @ ..] if !path.is_empty() => {
             resolve::resolve(&ctx, m, RepoKind::Model, ns, name, rev, &path.join("/")).await
         }
+        [first, ns, name]
+            if m == Method::GET
+                && RepoKind::from_plural(first).is_some_and(|k| k != RepoKind::Model) =>
+        {
+            let kind = RepoKind::from_plural(first).expect("checked");
+            governance::page(&ctx, kind, ns, name).await
+        }
+        [ns, name] if m == Method::GET && *ns != "api" => {
+            governance::page(&ctx, RepoKind::Model, ns, name).await
+        }
         _ => Err(ApiError::not_found(format!(
             "No such endpoint: {} {}",
             m, raw
@@ -411,6 +422,10 @@ async fn repo_api(
     let get = m == Method::GET || m == Method::HEAD;
     match rest {
         [] if get => read::info(ctx, kind, ns, name, None).await,
+        ["openness"] if get => governance::openness(ctx, kind, ns, name, None).await,
+        ["openness", rev] if get => governance::openness(ctx, kind, ns, name, Some(rev)).await,
+        ["card-lint"] if get => governance::card_lint(ctx, kind, ns, name, None).await,
+        ["card-lint", rev] if get => governance::card_lint(ctx, kind, ns, name, Some(rev)).await,
         ["revision", rev] if get => read::info(ctx, kind, ns, name, Some(rev)).await,
         ["tree", rev, path @ ..] if get => {
             read::tree(ctx, kind, ns, name, rev, &path.join("/")).await
