@@ -305,6 +305,11 @@ pub fn library_license(name: &str) -> Option<&'static str> {
 /// Weight files header-checked per evaluation (shards beyond are listed, not read).
 const MAX_HEADER_CHECKS: usize = 256;
 
+/// `1 weight file`, `2 weight files`.
+fn count(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
 /// Evaluate `files` under OWD, OSAID and MOF.
 pub fn evaluate(files: &dyn Files, ctx: &Context) -> Report {
     let repo = Repo::new(files);
@@ -1172,7 +1177,7 @@ impl Scan {
             params.evidence.push(Evidence::new(
                 &finals[0].path,
                 None,
-                format!("{} weight files, {} bytes", finals.len(), total),
+                format!("{}, {total} bytes", count(finals.len(), "weight file")),
             ));
         }
         m.insert(10, params);
@@ -1424,8 +1429,8 @@ fn owd(repo: &Repo<'_>, ctx: &Context, scan: &Scan) -> Owd {
                 names[0],
                 None,
                 format!(
-                    "{} weight files in other formats ({})",
-                    scan.weights.len(),
+                    "{} in other formats ({})",
+                    count(scan.weights.len(), "weight file"),
                     names.join(", ")
                 ),
             );
@@ -1436,8 +1441,8 @@ fn owd(repo: &Repo<'_>, ctx: &Context, scan: &Scan) -> Owd {
                 &main_formats[0].path,
                 None,
                 format!(
-                    "{} weight files ({} safetensors, {} GGUF), {total} bytes",
-                    scan.weights.len(),
+                    "{} ({} safetensors, {} GGUF), {total} bytes",
+                    count(scan.weights.len(), "weight file"),
                     main_formats
                         .iter()
                         .filter(|w| w.format == WeightFormat::Safetensors)
@@ -1712,7 +1717,12 @@ fn owd(repo: &Repo<'_>, ctx: &Context, scan: &Scan) -> Owd {
             c = c.set(Verdict::Fail);
         }
     } else {
-        c.ev("README.md", None, "access is not gated");
+        let how = if ctx.gated.is_some() {
+            "the hub: access is not gated"
+        } else {
+            "no gate declared in the card"
+        };
+        c.ev("README.md", None, how);
         c = c.set(Verdict::Pass);
     }
     criteria.push(c);
@@ -1797,7 +1807,7 @@ fn owd(repo: &Repo<'_>, ctx: &Context, scan: &Scan) -> Owd {
         c.ev(
             "README.md",
             Some("license"),
-            "a licence file, no click-through",
+            "terms in the licence alone, no click-through",
         );
         c = c.set(Verdict::Pass);
     }
@@ -1851,11 +1861,7 @@ fn osaid(repo: &Repo<'_>, scan: &Scan, yml: Option<&MofYml>) -> Osaid {
         c.need("the final weights in the repository");
         c = c.set(Verdict::Fail);
     } else {
-        c.ev(
-            &finals[0].path,
-            None,
-            format!("{} weight files", finals.len()),
-        );
+        c.ev(&finals[0].path, None, count(finals.len(), "weight file"));
         c = c.set(Verdict::Pass);
     }
     if scan.licenses.is_empty() {

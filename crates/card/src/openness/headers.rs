@@ -133,8 +133,9 @@ pub(super) fn safetensors(files: &dyn Files, path: &str, size: u64) -> HeaderChe
     let mut c = c;
     c.quant = h.packed;
     let summary = format!(
-        "{} tensors ({}), {n}-byte header",
+        "{} tensor{} ({}), {n}-byte header",
         h.count,
+        if h.count == 1 { "" } else { "s" },
         counts(&h.dtypes)
     );
     if end > size {
@@ -313,9 +314,10 @@ pub(super) fn gguf(files: &dyn Files, path: &str, size: u64) -> HeaderCheck {
             Ok(info) => {
                 let mut c = c;
                 let detail = format!(
-                    "GGUF v{}, {} tensors ({}), {} key-values",
+                    "GGUF v{}, {} tensor{} ({}), {} key-values",
                     info.version,
                     info.tensors,
+                    if info.tensors == 1 { "" } else { "s" },
                     counts(&info.types),
                     info.kv
                 );

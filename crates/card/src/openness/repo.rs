@@ -271,11 +271,16 @@ pub(super) fn is_filled(text: &str) -> bool {
             None => rest.truncate(start),
         }
     }
-    rest.lines().any(|line| {
-        let mut l = line
-            .trim()
-            .trim_start_matches(['-', '*', '+', '>', '#'])
-            .trim();
+    let underline =
+        |t: &str| t.len() >= 2 && (t.chars().all(|c| c == '=') || t.chars().all(|c| c == '-'));
+    let lines: Vec<&str> = rest.lines().map(str::trim).collect();
+    lines.iter().enumerate().any(|(i, &t)| {
+        // Subsection headings (ATX or setext) are structure, not content.
+        let setext = lines.get(i + 1).is_some_and(|n| underline(n));
+        if t.starts_with('#') || underline(t) || setext {
+            return false;
+        }
+        let mut l = t.trim_start_matches(['-', '*', '+', '>']).trim();
         // A bold label such as `**Developed by:**` alone.
         if let Some(after) = l.strip_prefix("**")
             && let Some(end) = after.find("**")
@@ -371,6 +376,9 @@ mod tests {
         assert!(is_filled("- **Developed by:** Acme Lab"));
         assert!(is_filled("Trained on 2T tokens of web text."));
         assert!(!is_filled("<!-- open\nstill a comment"));
+        assert!(!is_filled(
+            "\n### Direct Use\n\n[More Information Needed]\n\nOther Use\n---------\n"
+        ));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod admin;
 pub mod card;
+pub mod card_new;
 pub mod convert;
 pub mod fingerprint;
 pub mod inspect;
