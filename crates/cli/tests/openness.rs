@@ -258,3 +258,31 @@ fn a_repository_on_a_hub() {
         .clone();
     assert_eq!(inter["present"], true, "{inter:#}");
 }
+
+#[test]
+fn branches_of_a_local_checkout_count_as_intermediate_checkpoints() {
+    let d = tempfile::tempdir().unwrap();
+    folder(d.path(), "license: apache-2.0");
+    std::fs::create_dir_all(d.path().join(".git/refs/heads")).unwrap();
+    std::fs::write(d.path().join(".git/refs/heads/main"), "0000\n").unwrap();
+    std::fs::write(
+        d.path().join(".git/packed-refs"),
+        "# pack-refs with: peeled fully-peeled sorted\n1111 refs/heads/step1000-tokens4B\n",
+    )
+    .unwrap();
+    let r = openness(d.path());
+    let inter = r["mof"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Model parameters (Intermediate)")
+        .unwrap()
+        .clone();
+    assert_eq!(inter["present"], true, "{inter:#}");
+    assert!(
+        inter["evidence"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("step1000-tokens4B")
+    );
+}

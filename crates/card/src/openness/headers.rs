@@ -16,8 +16,13 @@ use weighhouse_tensor::{DType, GgmlBlock, Limits, byte_len};
 use super::Verdict;
 use crate::files::{Files, HEADER_PREFIX};
 
-/// The first read of a weight file; most headers fit.
-const FIRST_READ: u64 = 1 << 20;
+/// The first read of a safetensors file: most headers fit; a longer one is read exactly once its
+/// length is known.
+const FIRST_READ_SAFETENSORS: u64 = 64 << 10;
+
+/// The first read of a GGUF file; a longer header (large vocabularies) is read again with four
+/// times as many bytes, up to [`HEADER_PREFIX`].
+const FIRST_READ_GGUF: u64 = 1 << 20;
 
 /// GGUF `general.*` keys kept as evidence.
 const GGUF_KEEP: &[&str] = &[
@@ -30,6 +35,9 @@ const GGUF_KEEP: &[&str] = &[
     "general.base_model.0.name",
     "general.base_model.0.repo_url",
 ];
+
+/// Longest metadata value kept, in characters.
+const MAX_KEPT: usize = 256;
 
 /// What the header of one weight file showed.
 #[derive(Debug, Clone)]
@@ -76,7 +84,7 @@ pub(super) fn safetensors(files: &dyn Files, path: &str, size: u64) -> HeaderChe
         );
     }
     let Some(first) = files
-        .read_prefix(path, FIRST_READ.min(size))
+        .read_prefix(path, FIRST_READ_SAFETENSORS.min(size))
         .filter(|b| b.len() >= 8)
     else {
         return c.with(Verdict::Review, "the start of the file could not be read");
@@ -301,10 +309,11 @@ fn st_header(header: &[u8], limits: &Limits) -> Result<StHeader, String> {
 }
 
 /// Check a GGUF header: magic, version, key-values and tensor infos, with every tensor inside
-/// the file's size. Reads the first MiB, then up to [`HEADER_PREFIX`] when the header is longer.
+/// the file's size. Reads the first MiB, then four times more until the header is read or
+/// [`HEADER_PREFIX`] is reached.
 pub(super) fn gguf(files: &dyn Files, path: &str, size: u64) -> HeaderCheck {
     let c = HeaderCheck::new(path, "gguf");
-    let mut limit = FIRST_READ.min(size);
+    let mut limit = FIRST_READ_GGUF.min(size);
     loop {
         let Some(bytes) = files.read_prefix(path, limit) else {
             return c.with(Verdict::Review, "the start of the file could not be read");
@@ -344,7 +353,7 @@ pub(super) fn gguf(files: &dyn Files, path: &str, size: u64) -> HeaderCheck {
                         ),
                     );
                 }
-                limit = HEADER_PREFIX.min(size);
+                limit = limit.saturating_mul(4).min(HEADER_PREFIX).min(size);
             }
         }
     }
@@ -483,7 +492,8 @@ fn gguf_header(bytes: &[u8], file_size: u64) -> Result<GgufInfo, Stop> {
             GGUF_STRING => {
                 let v = r.string(&limits, &key)?;
                 if keep {
-                    meta.insert(key, String::from_utf8_lossy(v).into_owned());
+                    let v = String::from_utf8_lossy(v);
+                    meta.insert(key, v.chars().take(MAX_KEPT).collect());
                 }
             }
             GGUF_ARRAY => {
@@ -618,16 +628,26 @@ pub(super) mod tests {
     /// A GGUF v3 file with `general.architecture = llama` and one tensor of ggml type `ty`
     /// (`[32]` elements).
     pub(crate) fn gguf_file(ty: u32) -> Vec<u8> {
+        gguf_named(ty, "")
+    }
+
+    /// Like [`gguf_file`], with a `general.name` key-value when `name` is not empty.
+    fn gguf_named(ty: u32, name: &str) -> Vec<u8> {
+        let kv = |b: &mut Vec<u8>, key: &[u8], value: &[u8]| {
+            b.extend_from_slice(&(key.len() as u64).to_le_bytes());
+            b.extend_from_slice(key);
+            b.extend_from_slice(&GGUF_STRING.to_le_bytes());
+            b.extend_from_slice(&(value.len() as u64).to_le_bytes());
+            b.extend_from_slice(value);
+        };
         let mut b = b"GGUF".to_vec();
         b.extend_from_slice(&3u32.to_le_bytes());
         b.extend_from_slice(&1u64.to_le_bytes());
-        b.extend_from_slice(&1u64.to_le_bytes());
-        let key = b"general.architecture";
-        b.extend_from_slice(&(key.len() as u64).to_le_bytes());
-        b.extend_from_slice(key);
-        b.extend_from_slice(&GGUF_STRING.to_le_bytes());
-        b.extend_from_slice(&5u64.to_le_bytes());
-        b.extend_from_slice(b"llama");
+        b.extend_from_slice(&(if name.is_empty() { 1u64 } else { 2 }).to_le_bytes());
+        kv(&mut b, b"general.architecture", b"llama");
+        if !name.is_empty() {
+            kv(&mut b, b"general.name", name.as_bytes());
+        }
         let name = b"tok.weight";
         b.extend_from_slice(&(name.len() as u64).to_le_bytes());
         b.extend_from_slice(name);
@@ -739,5 +759,12 @@ pub(super) mod tests {
             gguf(&one("m.gguf", b"GGML....".to_vec()), "m.gguf", 8).verdict,
             Verdict::Fail
         );
+
+        // A header longer than the first read is read again, larger.
+        let long = gguf_named(2, &"x".repeat(1_500_000));
+        let n = long.len() as u64;
+        let c = gguf(&one("m.gguf", long), "m.gguf", n);
+        assert_eq!(c.verdict, Verdict::Pass, "{}", c.detail);
+        assert_eq!(c.meta["general.name"].len(), MAX_KEPT);
     }
 }

@@ -67,7 +67,20 @@ fn local_refs(path: &Path) -> Vec<String> {
             out.push(item.file_name().to_string_lossy().into_owned());
         }
     }
+    // Refs packed by `git gc`: `<sha> refs/heads/<name>` lines.
+    if let Ok(packed) = std::fs::read_to_string(path.join(".git/packed-refs")) {
+        for line in packed.lines().take(100_000) {
+            if let Some((_, r)) = line.split_once(' ')
+                && let Some(name) = r
+                    .strip_prefix("refs/heads/")
+                    .or_else(|| r.strip_prefix("refs/tags/"))
+            {
+                out.push(name.to_string());
+            }
+        }
+    }
     out.sort();
+    out.dedup();
     out
 }
 
