@@ -119,3 +119,44 @@ def test_license_check_resolves_parents_on_the_hub(hub):
     assert json.loads(r.stdout)["parents"][0]["license"] == "cc-by-nc-4.0"
     upload(hub, "alice/tune", {"README.md": "---\nlicense: mit\nbase_model: alice/nc-parent\n---\n# tune\n"})
     assert wh_run(hub, "license", "check", "alice/tune").returncode == 0
+
+
+def safetensors_bytes():
+    header = b'{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'
+    header += b" " * (-len(header) % 8)
+    return len(header).to_bytes(8, "little") + header + b"\0" * 8
+
+
+UPLOAD_BINARY = """
+from huggingface_hub import HfApi
+api = HfApi()
+api.create_repo(params["repo"], exist_ok=True)
+api.upload_file(path_or_fileobj=bytes.fromhex(params["hex"]), path_in_repo=params["path"], repo_id=params["repo"])
+result = True
+"""
+
+
+def test_openness_of_a_repository_on_the_hub(hub):
+    upload(hub, "alice/open-weights", {
+        "README.md": "---\nlicense: apache-2.0\nlibrary_name: transformers\n---\n# Open\n",
+        "LICENSE": "Apache License\nVersion 2.0\n",
+        "config.json": '{"architectures": ["LlamaForCausalLM"]}',
+    })
+    out = run_client(UPLOAD_BINARY, hub.env, {"repo": "alice/open-weights", "path": "model.safetensors", "hex": safetensors_bytes().hex()})
+    assert out.get("result") is True, out
+    r = wh_run(hub, "openness", "alice/open-weights", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    assert report["owd"]["open_weight"] is True, report["owd"]
+    assert "Open Weight (OWD v0.3)" in report["labels"]
+    # The hub's own evaluation of the same revision agrees.
+    import urllib.request
+    with urllib.request.urlopen(f"{hub.url}/api/models/alice/open-weights/openness") as resp:
+        served = json.loads(resp.read())
+    assert served["owd"] == report["owd"]
+    # A Llama licence is not Open Weight, whatever the files.
+    upload(hub, "alice/open-weights", {"README.md": "---\nlicense: llama3.1\nlibrary_name: transformers\n---\n# Open\n"})
+    report = json.loads(wh_run(hub, "openness", "alice/open-weights", "--json").stdout)
+    assert report["owd"]["open_weight"] is False
+    failed = {c["id"] for c in report["owd"]["criteria"] if c["verdict"] == "fail"}
+    assert "OWD-5/6" in failed, report["owd"]["criteria"]
