@@ -869,7 +869,7 @@ async fn card_metadata_is_validated_on_validate_yaml_and_on_commit() {
 
 fn tiny_safetensors() -> Vec<u8> {
     let mut header = br#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#.to_vec();
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(b' ');
     }
     let mut out = (header.len() as u64).to_le_bytes().to_vec();

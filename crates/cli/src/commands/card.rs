@@ -17,8 +17,7 @@ use crate::remote::{Remote, RemoteRepo};
 pub fn run(cmd: CardCommand, printer: &Printer) -> Result<ExitCode> {
     match cmd {
         CardCommand::Lint(args) => lint_cmd(args, printer),
-        // `wh card new` is wired in once its module lands.
-        CardCommand::New(_args) => anyhow::bail!("not available yet"),
+        CardCommand::New(args) => super::card_new::run(args, printer),
     }
 }
 
@@ -56,7 +55,11 @@ pub fn open_source(path: &str, remote_args: &crate::cli::RemoteArgs) -> Result<S
     if p.is_file() {
         let meta = std::fs::metadata(p)?;
         if meta.len() > weighhouse_card::frontmatter::MAX_CARD as u64 {
-            return Err(UserError(format!("{path} is larger than {} bytes; not a model card", weighhouse_card::frontmatter::MAX_CARD)).into());
+            return Err(UserError(format!(
+                "{path} is larger than {} bytes; not a model card",
+                weighhouse_card::frontmatter::MAX_CARD
+            ))
+            .into());
         }
         let bytes = std::fs::read(p).map_err(|e| UserError(format!("cannot read {path}: {e}")))?;
         return Ok(Source {
@@ -77,7 +80,8 @@ pub fn open_source(path: &str, remote_args: &crate::cli::RemoteArgs) -> Result<S
     if !weighhouse_card::lint::is_repo_id(path) || !path.contains('/') {
         return Err(UserError(format!("{path} is not a repository id (namespace/name)")).into());
     }
-    let repo = RemoteRepo::open(&remote, path).map_err(|e| UserError(format!("{path} on {}: {e}", remote.endpoint)))?;
+    let repo = RemoteRepo::open(&remote, path)
+        .map_err(|e| UserError(format!("{path} on {}: {e}", remote.endpoint)))?;
     let card = repo.text("README.md");
     Ok(Source {
         label: format!("{}/{path}@{}:README.md", remote.endpoint, remote.revision),
@@ -101,13 +105,20 @@ fn lint_cmd(args: CardLintArgs, printer: &Printer) -> Result<ExitCode> {
                     "errors": 1, "policy": 0, "warnings": 0, "passes": false,
                 }))?)?;
             } else {
-                printer.data(&format!("{}: error META-001 there is no README.md (model card)", src.label))?;
+                printer.data(&format!(
+                    "{}: error META-001 there is no README.md (model card)",
+                    src.label
+                ))?;
             }
             return Ok(ExitCode::from(1));
         }
     };
     let card = Card::parse(&text);
-    let hub_url = src.remote.as_ref().map(|r| r.endpoint.clone()).unwrap_or_else(|| "https://huggingface.co".into());
+    let hub_url = src
+        .remote
+        .as_ref()
+        .map(|r| r.endpoint.clone())
+        .unwrap_or_else(|| "https://huggingface.co".into());
     let exists = |id: &str| -> Option<bool> {
         let r = src.remote.as_ref()?;
         match r.json("GET", &format!("{}/api/models/{id}", r.endpoint), None) {
@@ -123,7 +134,7 @@ fn lint_cmd(args: CardLintArgs, printer: &Printer) -> Result<ExitCode> {
         repo_type: &args.remote.repo_type,
         files: src.files.as_deref(),
         hub_url: &hub_url,
-        model_exists: src.remote.as_ref().map(|_| &exists as &dyn Fn(&str) -> Option<bool>),
+        model_exists: src.remote.as_ref().map(|_| &exists as &lint::ModelExists),
     };
     let report = lint::lint(&card, &opts);
     if args.json {
@@ -137,9 +148,18 @@ fn lint_cmd(args: CardLintArgs, printer: &Printer) -> Result<ExitCode> {
                 Some(l) => format!("{}:{l}", src.label),
                 None => src.label.clone(),
             };
-            printer.data(&format!("{at}: {} {} {}", f.severity.as_str(), f.rule, f.message))?;
+            printer.data(&format!(
+                "{at}: {} {} {}",
+                f.severity.as_str(),
+                f.rule,
+                f.message
+            ))?;
         }
-        let infos = report.findings.iter().filter(|f| f.severity == Severity::Info).count();
+        let infos = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Info)
+            .count();
         printer.note(&format!(
             "{}: {} error(s), {} policy, {} warning(s), {} info",
             if report.passes() { "passes" } else { "fails" },
@@ -149,5 +169,9 @@ fn lint_cmd(args: CardLintArgs, printer: &Printer) -> Result<ExitCode> {
             infos
         ));
     }
-    Ok(if report.passes() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.passes() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
