@@ -198,7 +198,7 @@ impl Hub {
     }
 }
 
-pub const CARD: &str = "---\nlicense: other\nextra_gated_prompt: Use it kindly.\nextra_gated_fields:\n  Company: text\n  Country: country\n  I agree to the terms: checkbox\n---\n# Gated\n\nWeights behind a gate.\n";
+pub const CARD: &str = "---\nlicense: other\nlicense_name: acme-weights-1.0\nlicense_link: LICENSE\nextra_gated_prompt: Use it kindly.\nextra_gated_fields:\n  Company: text\n  Country: country\n  I agree to the terms: checkbox\n---\n# Gated\n\nWeights behind a gate.\n";
 
 pub fn answers() -> Value {
     json!({"Company": "Acme", "Country": "fr", "I agree to the terms": true})
