@@ -3,13 +3,14 @@
 
 * gated downloads: `wrk` on `resolve` of a small file in a gated repository, by a user whose
   request was accepted, against the same file in an ungated repository. Every gated download is
-  checked against the user's grant and the current agreement, and written to the audit log (one
-  hash-chained record, synced to disk, per download). Goal: ratio >= 0.25 (the audit write is the
-  price of always recording gated downloads) and no errors.
+  checked against the user's grant and the current agreement, and written to the audit log (a
+  hash-chained record, synced to disk before the file is sent; concurrent downloads share a
+  transaction). Goal: ratio >= 0.5 and no errors.
 * audit verification: `wh admin audit verify` over the log those downloads produced, against the
-  same verification written in Python (canonical JSON with sorted keys, SHA-256, chain check) over
-  the records exported through `GET /api/admin/audit`. The Python check also confirms,
-  independently, that every exported record hashes to its stored hash. Goal: ratio >= 1.
+  same check written in Python over the same SQLite file (sqlite3, json, hashlib: each record is
+  in canonical form, hashes to its stored hash and names the previous hash). Separately (not
+  timed), the records exported through `GET /api/admin/audit` are checked in Python too, which
+  confirms independently that the export hashes as stored. Goal: ratio >= 1.
 
 usage: bench/governance_bench.py [--duration 15] [--connections 50] [--wh PATH] [--out bench/out/governance] [--json]
 """
@@ -19,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -27,7 +29,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hub_bench as hb  # noqa: E402
 
-GOAL_GATED = 0.25
+GOAL_GATED = 0.5
 GOAL_VERIFY = 1.0
 CONFIG = json.dumps({"architectures": ["LlamaForCausalLM"], "hidden_size": 4096, "comment": "x" * 800}).encode()
 
@@ -62,8 +64,8 @@ def canonical(v):
     return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def python_verify(records):
-    """The chain check in Python: returns the number of records that hold."""
+def python_verify_export(records):
+    """The chain check in Python over exported records: returns the number that hold."""
     prev = None
     for r in records:
         body = {k: v for k, v in r.items() if k not in ("hash", "personal")}
@@ -72,6 +74,19 @@ def python_verify(records):
             raise SystemExit(f"record {r.get('seq')}: the Python check disagrees with the stored hash")
         prev = r["hash"]
     return len(records)
+
+
+def python_verify_db(path):
+    """The chain check in Python over the database: returns the number of records."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    prev, n = "0" * 64, 0
+    for seq, record, prev_hash, h in con.execute("SELECT id, record, prev_hash, hash FROM audit ORDER BY id"):
+        r = json.loads(record)
+        if canonical(r) != record or hashlib.sha256(record.encode()).hexdigest() != h or r["prev_hash"] != prev or prev_hash != prev or r["seq"] != seq:
+            raise SystemExit(f"record {seq}: the Python check disagrees")
+        prev, n = h, n + 1
+    con.close()
+    return n
 
 
 def main():
@@ -118,9 +133,10 @@ def main():
         since = 0
         while True:
             page = [json.loads(l) for l in call("GET", f"{base}/api/admin/audit?since={since}&limit=100000", admin).decode().splitlines()]
-            if not page:
-                break
             records += page
+            # Each export adds its own record, so a short page is the end.
+            if len(page) < 100000:
+                break
             since = page[-1]["seq"]
     finally:
         server.close()
@@ -130,18 +146,19 @@ def main():
     if r.returncode != 0:
         sys.exit(f"wh admin audit verify failed: {r.stdout}{r.stderr}")
     verified = json.loads(r.stdout)
+    exported = python_verify_export(records)
     t = time.perf_counter()
-    n = python_verify(records)
+    n = python_verify_db(os.path.join(data, "hub.db"))
     py_s = time.perf_counter() - t
     vratio = py_s / wh_s
-    hb.say(f"audit verify: wh {verified} in {wh_s:.3f} s; Python check of {n} exported records in {py_s:.3f} s; ratio {vratio:.2f} (goal >= {GOAL_VERIFY})")
+    hb.say(f"audit verify: wh {verified['count']} records in {wh_s:.3f} s (process start included); Python over the same database {n} records in {py_s:.3f} s; ratio {vratio:.2f} (goal >= {GOAL_VERIFY}); exported records that hash as stored: {exported}")
     hb.say(f"load average at end: {hb.loadavg()}")
     summary = {
         "open": results["open"],
         "gated": results["gated"],
         "gated_over_open": ratio,
         "download_records": downloads,
-        "verify": {"wh_seconds": wh_s, "python_seconds": py_s, "records": n, "ratio": vratio, "wh": verified},
+        "verify": {"wh_seconds": wh_s, "python_seconds": py_s, "records": n, "exported_checked": exported, "ratio": vratio, "wh": verified},
     }
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)

@@ -10,7 +10,6 @@
 
 use std::path::{Path, PathBuf};
 
-use futures_util::TryStreamExt;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -540,30 +539,42 @@ fn altered(seq: i64, why: &str) -> Broken {
 
 /// Check one row against itself: the record hashes to `hash`, is canonical, and agrees with the
 /// row's other columns. Returns the parsed record.
-fn check_row(r: &sqlx::sqlite::SqliteRow) -> Result<Value, Broken> {
-    let id: i64 = r.get("id");
-    let Some(text) = r.get::<Option<String>, _>("record") else {
+/// One stored row of the audit table, as the chain check reads it.
+#[derive(Debug, serde::Deserialize)]
+struct StoredRow(
+    i64,
+    i64,
+    Option<String>,
+    Option<i64>,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+
+fn check_row(r: &StoredRow) -> Result<Value, Broken> {
+    let StoredRow(id, at, user_name, token_id, action, repo, detail, prev_hash, hash, record) = r;
+    let id = *id;
+    let Some(text) = record else {
         return Err(altered(id, "its record is missing"));
     };
-    let hash: String = r.get("hash");
-    if sha256_hex(&text) != hash {
+    if &sha256_hex(text) != hash {
         return Err(altered(id, "its content does not match its hash"));
     }
     let rec: Value =
-        serde_json::from_str(&text).map_err(|_| altered(id, "its record is not JSON"))?;
-    if canonical_json(&rec) != text {
+        serde_json::from_str(text).map_err(|_| altered(id, "its record is not JSON"))?;
+    if &canonical_json(&rec) != text {
         return Err(altered(id, "its record is not in canonical form"));
     }
-    let same = rec["ts"].as_str() == Some(db::iso_ms(r.get("at")).as_str())
-        && rec["actor"]["user"].as_str() == r.get::<Option<String>, _>("user_name").as_deref()
-        && rec["actor"]["token_id"].as_i64() == r.get::<Option<i64>, _>("token_id")
-        && rec["event"].as_str() == Some(r.get::<String, _>("action").as_str())
-        && rec["target"]["repo"].as_str() == r.get::<Option<String>, _>("repo").as_deref()
-        && serde_json::from_str::<Value>(&r.get::<String, _>("detail"))
-            .ok()
-            .as_ref()
-            == Some(&rec["data"])
-        && rec["prev_hash"].as_str() == Some(r.get::<String, _>("prev_hash").as_str());
+    let same = rec["ts"].as_str() == Some(db::iso_ms(*at).as_str())
+        && rec["actor"]["user"].as_str() == user_name.as_deref()
+        && rec["actor"]["token_id"].as_i64() == *token_id
+        && rec["event"].as_str() == Some(action.as_str())
+        && rec["target"]["repo"].as_str() == repo.as_deref()
+        && serde_json::from_str::<Value>(detail).ok().as_ref() == Some(&rec["data"])
+        && rec["prev_hash"].as_str() == Some(prev_hash.as_str());
     if !same {
         return Err(altered(id, "its columns disagree with its hashed record"));
     }
@@ -571,6 +582,27 @@ fn check_row(r: &sqlx::sqlite::SqliteRow) -> Result<Value, Broken> {
         return Err(altered(id, "its record has no sequence number"));
     }
     Ok(rec)
+}
+
+/// Rows read per query by [`verify`]. Each chunk comes back as one JSON array, so that the
+/// driver hands over one value per chunk instead of one per row.
+const VERIFY_CHUNK: i64 = 8192;
+
+async fn stored_rows(db: &Db, after: i64) -> sqlx::Result<Vec<StoredRow>> {
+    let text: Option<String> = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(id, at, user_name, token_id, action, repo, detail, prev_hash, hash, record))
+         FROM (SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?)",
+    )
+    .bind(after)
+    .bind(VERIFY_CHUNK)
+    .fetch_one(db)
+    .await?;
+    let mut rows: Vec<StoredRow> = match text {
+        Some(t) => serde_json::from_str(&t).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        None => Vec::new(),
+    };
+    rows.sort_by_key(|r| r.0);
+    Ok(rows)
 }
 
 async fn seq_exists(db: &Db, seq: i64) -> sqlx::Result<bool> {
@@ -586,72 +618,73 @@ async fn seq_exists(db: &Db, seq: i64) -> sqlx::Result<bool> {
 /// Walk the chain from the first entry and check it against `anchor` (read before the walk, so
 /// that entries appended meanwhile cannot make it look truncated).
 pub async fn verify(db: &Db, anchor: Option<&Head>) -> sqlx::Result<Result<Intact, Broken>> {
-    let mut rows = sqlx::query(
-        "SELECT id, at, user_name, token_id, action, repo, detail, prev_hash, hash, record FROM audit ORDER BY id",
-    )
-    .fetch(db);
     let mut prev = Head {
         seq: 0,
         hash: GENESIS.to_string(),
     };
     let mut count = 0u64;
     let mut anchored: Option<String> = None;
-    while let Some(r) = rows.try_next().await? {
-        let rec = match check_row(&r) {
-            Ok(rec) => rec,
-            Err(b) => return Ok(Err(b)),
-        };
-        let id: i64 = r.get("id");
-        let seq = rec["seq"].as_i64().unwrap_or_default();
-        let expected = prev.seq + 1;
-        if seq != expected {
-            drop(rows);
-            return Ok(Err(if seq > expected && !seq_exists(db, expected).await? {
-                let last_missing = seq - 1;
-                let which = if last_missing == expected {
-                    format!("entry {expected} is missing")
+    let mut after = i64::MIN;
+    loop {
+        let rows = stored_rows(db, after).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        for r in &rows {
+            let rec = match check_row(r) {
+                Ok(rec) => rec,
+                Err(b) => return Ok(Err(b)),
+            };
+            let id = r.0;
+            let seq = rec["seq"].as_i64().unwrap_or_default();
+            let expected = prev.seq + 1;
+            if seq != expected {
+                return Ok(Err(if seq > expected && !seq_exists(db, expected).await? {
+                    let last_missing = seq - 1;
+                    let which = if last_missing == expected {
+                        format!("entry {expected} is missing")
+                    } else {
+                        format!("entries {expected} to {last_missing} are missing")
+                    };
+                    Broken {
+                        seq: expected,
+                        problem: Problem::Removed,
+                        message: format!(
+                            "{which}: the log goes from entry {} to entry {seq}",
+                            prev.seq
+                        ),
+                    }
                 } else {
-                    format!("entries {expected} to {last_missing} are missing")
-                };
-                Broken {
-                    seq: expected,
-                    problem: Problem::Removed,
-                    message: format!(
-                        "{which}: the log goes from entry {} to entry {seq}",
-                        prev.seq
-                    ),
-                }
-            } else {
-                Broken {
-                    seq: expected,
-                    problem: Problem::Reordered,
-                    message: format!(
-                        "entries were reordered: entry {seq} stands where entry {expected} belongs"
-                    ),
-                }
-            }));
+                    Broken {
+                        seq: expected,
+                        problem: Problem::Reordered,
+                        message: format!(
+                            "entries were reordered: entry {seq} stands where entry {expected} belongs"
+                        ),
+                    }
+                }));
+            }
+            if id != seq {
+                return Ok(Err(altered(seq, &format!("it is stored as row {id}"))));
+            }
+            if rec["prev_hash"].as_str() != Some(prev.hash.as_str()) {
+                return Ok(Err(if prev.seq == 0 {
+                    altered(seq, "the first entry does not start from the genesis hash")
+                } else {
+                    altered(
+                        prev.seq,
+                        &format!(
+                            "its hash no longer matches the prev_hash entry {seq} recorded for it"
+                        ),
+                    )
+                }));
+            }
+            let hash = r.8.clone();
+            if anchor.is_some_and(|a| a.seq == seq) {
+                anchored = Some(hash.clone());
+            }
+            prev = Head { seq, hash };
+            count += 1;
         }
-        if id != seq {
-            return Ok(Err(altered(seq, &format!("it is stored as row {id}"))));
-        }
-        if rec["prev_hash"].as_str() != Some(prev.hash.as_str()) {
-            return Ok(Err(if prev.seq == 0 {
-                altered(seq, "the first entry does not start from the genesis hash")
-            } else {
-                altered(
-                    prev.seq,
-                    &format!(
-                        "its hash no longer matches the prev_hash entry {seq} recorded for it"
-                    ),
-                )
-            }));
-        }
-        let hash: String = r.get("hash");
-        if anchor.is_some_and(|a| a.seq == seq) {
-            anchored = Some(hash.clone());
-        }
-        prev = Head { seq, hash };
-        count += 1;
     }
     if let Some(a) = anchor {
         if a.seq > prev.seq {
@@ -706,4 +739,89 @@ mod tests {
         let v = json!({"\u{1F600}": 1, "\u{FF61}": 2});
         assert_eq!(canonical_json(&v), "{\"\u{1F600}\":1,\"\u{FF61}\":2}");
     }
+}
+
+/// One record waiting for [`Batcher`].
+#[derive(Debug)]
+pub struct Pending {
+    /// Who.
+    pub actor: Actor,
+    /// The event name.
+    pub event: &'static str,
+    /// What it is about.
+    pub target: Value,
+    /// Details.
+    pub data: Value,
+}
+
+type Waiting = (Pending, tokio::sync::oneshot::Sender<Result<i64, String>>);
+
+/// Group commit for records that are not part of another change (downloads of gated files):
+/// callers wait until their record is durable, and records that arrive while a transaction is
+/// being written go together into the next one, so that concurrent downloads share a sync
+/// instead of queueing one transaction each.
+#[derive(Debug, Clone)]
+pub struct Batcher {
+    queue: tokio::sync::mpsc::UnboundedSender<Waiting>,
+}
+
+/// Most records in one transaction.
+const BATCH: usize = 1024;
+
+impl Batcher {
+    /// Start the writer task (on the current Tokio runtime).
+    pub fn start(db: Db) -> Self {
+        let (queue, mut rx) = tokio::sync::mpsc::unbounded_channel::<Waiting>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(w) => batch.push(w),
+                        Err(_) => break,
+                    }
+                }
+                let result = write_batch(&db, &batch).await;
+                for (i, (_, done)) in batch.into_iter().enumerate() {
+                    let r = match &result {
+                        Ok(seqs) => Ok(seqs[i]),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let _ = done.send(r);
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// Append `p` and wait until it is committed; returns its sequence number.
+    pub async fn record(&self, p: Pending) -> anyhow::Result<i64> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.queue
+            .send((p, done))
+            .map_err(|_| anyhow::anyhow!("the audit writer has stopped"))?;
+        wait.await
+            .map_err(|_| anyhow::anyhow!("the audit writer has stopped"))?
+            .map_err(|e| anyhow::anyhow!("writing the audit log: {e}"))
+    }
+}
+
+async fn write_batch(db: &Db, batch: &[Waiting]) -> sqlx::Result<Vec<i64>> {
+    let mut tx = db::write(db).await?;
+    let mut seqs = Vec::with_capacity(batch.len());
+    for (p, _) in batch {
+        seqs.push(
+            record_with(
+                &mut tx,
+                &p.actor,
+                p.event,
+                p.target.clone(),
+                p.data.clone(),
+                Map::new(),
+            )
+            .await?,
+        );
+    }
+    tx.commit().await?;
+    Ok(seqs)
 }

@@ -75,7 +75,9 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<api::App>> {
     })
     .await?;
     let secret = hex::decode(secret).context("the stored URL signing key is not hex")?;
+    let downloads = audit::Batcher::start(db.clone());
     Ok(Arc::new(api::App {
+        downloads,
         db,
         store,
         cache: repo::SnapshotCache::default(),

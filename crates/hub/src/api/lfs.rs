@@ -478,16 +478,15 @@ pub(crate) async fn transfer(
                     token_id: t.token,
                     ip,
                 };
-                let mut tx = db::write(&app.db).await?;
-                audit::record(
-                    &mut tx,
-                    &actor,
-                    "download",
-                    Some(&t.repo),
-                    json!({"user": t.user, "oid": t.oid, "bytes": size, "via": "lfs"}),
-                )
-                .await?;
-                tx.commit().await?;
+                app.downloads
+                    .record(audit::Pending {
+                        actor,
+                        event: "download",
+                        target: json!({"repo": t.repo}),
+                        data: json!({"user": t.user, "oid": t.oid, "bytes": size, "via": "lfs"}),
+                    })
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
             }
             let mut r = Body::from_stream(blob.stream(0..size)).into_response();
             r.headers_mut()

@@ -103,6 +103,8 @@ pub struct App {
     pub(crate) store: BlobStore,
     pub(crate) cache: SnapshotCache,
     pub(crate) agreements: AgreementCache,
+    /// Group commit of download records.
+    pub(crate) downloads: crate::audit::Batcher,
     pub(crate) secret: Vec<u8>,
     pub(crate) config: Config,
 }

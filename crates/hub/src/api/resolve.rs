@@ -11,7 +11,6 @@ use super::gate::{self, Access};
 use super::read::at_rev;
 use super::{ApiError, ApiResult, Ctx};
 use crate::audit;
-use crate::db;
 use crate::repo::RepoKind;
 
 /// A parsed `Range` header, relative to a file of `size` bytes.
@@ -194,22 +193,21 @@ pub(crate) async fn resolve(
     }
     if access == Access::Granted {
         // Downloads of gated files by users outside the namespace are part of the audit trail.
-        let mut tx = db::write(&ctx.app.db).await?;
-        audit::record_with(
-            &mut tx,
-            &ctx.actor(),
-            "download",
-            json!({"repo": repo.audit_name(), "revision": oid}),
-            json!({
-                "user": ctx.caller.as_ref().map(|c| &c.name),
-                "file": path,
-                "revision": rev,
-                "bytes": end - start,
-            }),
-            serde_json::Map::new(),
-        )
-        .await?;
-        tx.commit().await?;
+        ctx.app
+            .downloads
+            .record(audit::Pending {
+                actor: ctx.actor(),
+                event: "download",
+                target: json!({"repo": repo.audit_name(), "revision": oid}),
+                data: json!({
+                    "user": ctx.caller.as_ref().map(|c| &c.name),
+                    "file": path,
+                    "revision": rev,
+                    "bytes": end - start,
+                }),
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
     }
     let body = Body::from_stream(blob.stream(start..end));
     Ok((status, h, body).into_response())
