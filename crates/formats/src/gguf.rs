@@ -107,33 +107,56 @@ fn bad(msg: impl Into<String>) -> FormatError {
     FormatError::malformed(FORMAT, msg)
 }
 
-/// A cursor over the file with the file's byte order.
+/// A cursor over the file (or over its first bytes: `bytes` may be a prefix of a file of `len`
+/// bytes) with the file's byte order.
 struct Reader<'a> {
     bytes: &'a [u8],
+    /// The file's length: at least `bytes.len()`.
+    len: u64,
     pos: usize,
     big_endian: bool,
+    /// A read went past `bytes` but not past `len`: the header goes on beyond the prefix.
+    short: bool,
 }
 
 impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8], len: u64) -> Self {
+        Self {
+            bytes,
+            len: len.max(bytes.len() as u64),
+            pos: 0,
+            big_endian: false,
+            short: false,
+        }
+    }
+
     fn remaining(&self) -> u64 {
-        (self.bytes.len() - self.pos) as u64
+        self.len - self.pos as u64
     }
 
     fn take(&mut self, n: u64, what: &str) -> Result<&'a [u8], FormatError> {
-        let end = usize::try_from(n)
-            .ok()
-            .and_then(|n| self.pos.checked_add(n))
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or_else(|| {
-                bad(format!(
-                    "truncated: {what} needs {n} bytes at offset {}, {} remain",
+        let end = (self.pos as u64).checked_add(n);
+        match end {
+            Some(e) if e <= self.bytes.len() as u64 => {
+                let e = e as usize;
+                let s = &self.bytes[self.pos..e];
+                self.pos = e;
+                Ok(s)
+            }
+            Some(e) if e <= self.len => {
+                self.short = true;
+                Err(bad(format!(
+                    "{what} at offset {} lies past the {} bytes read",
                     self.pos,
-                    self.remaining()
-                ))
-            })?;
-        let s = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(s)
+                    self.bytes.len()
+                )))
+            }
+            _ => Err(bad(format!(
+                "truncated: {what} needs {n} bytes at offset {}, {} remain",
+                self.pos,
+                self.remaining()
+            ))),
+        }
     }
 
     fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], FormatError> {
@@ -308,11 +331,46 @@ fn value(
 
 /// Parse a GGUF file held in `bytes`.
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
-    let mut r = Reader {
-        bytes,
-        pos: 0,
-        big_endian: false,
-    };
+    parse_from(&mut Reader::new(bytes, bytes.len() as u64), limits)
+}
+
+/// Parse the header of a GGUF file of `file_len` bytes from its first bytes `prefix`, checking
+/// every tensor against `file_len`; `Ok(None)` when the header goes on past `prefix` (read more
+/// and try again).
+pub fn parse_prefix(
+    prefix: &[u8],
+    file_len: u64,
+    limits: &Limits,
+) -> Result<Option<Parsed>, FormatError> {
+    let mut r = Reader::new(prefix, file_len);
+    match parse_from(&mut r, limits) {
+        Ok(p) => Ok(Some(p)),
+        Err(_) if r.short => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// For the fuzz target and its corpus replay: [`parse_prefix`] agrees with [`parse`] on the whole
+/// input, and on a prefix of an accepted input (cut where the first byte says) it either reads
+/// the same tensors or asks for more, never refuses.
+#[doc(hidden)]
+pub fn check_prefix_consistency(data: &[u8]) {
+    let limits = Limits::strict();
+    let len = data.len() as u64;
+    let full = parse(data, &limits);
+    let whole = parse_prefix(data, len, &limits);
+    assert_eq!(full.is_ok(), matches!(whole, Ok(Some(_))));
+    if let (Ok(p), Some(&b)) = (&full, data.first()) {
+        let cut = data.len() * usize::from(b) / 256;
+        match parse_prefix(&data[..cut], len, &limits) {
+            Ok(Some(q)) => assert_eq!(q.tensors.len(), p.tensors.len()),
+            Ok(None) => {}
+            Err(e) => panic!("a {cut}-byte prefix of an accepted file was refused: {e}"),
+        }
+    }
+}
+
+fn parse_from(r: &mut Reader<'_>, limits: &Limits) -> Result<Parsed, FormatError> {
     if r.take(4, "magic")? != b"GGUF" {
         return Err(bad("missing GGUF magic"));
     }
@@ -378,7 +436,7 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
             parsed.metadata.insert(key, Value::from(a));
             continue;
         }
-        let v = value(&mut r, t, limits, &key, &mut budget)?;
+        let v = value(r, t, limits, &key, &mut budget)?;
         parsed.metadata.insert(key, v);
     }
 
@@ -454,7 +512,7 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Parsed, FormatError> {
     }
 
     let data_start = pad(r.pos as u64, alignment).ok_or_else(|| bad("data start overflows"))?;
-    let file_len = bytes.len() as u64;
+    let file_len = r.len;
     for (name, dtype, shape, offset, size) in infos {
         let start = data_start
             .checked_add(offset)
@@ -640,6 +698,39 @@ mod tests {
             .kv_str("general.architecture", "llama")
             .tensor("a", &[3, 2], 0, &f32s(&[1., 2., 3., 4., 5., 6.]))
             .tensor("b", &[4], 1, &[0; 8])
+    }
+
+    #[test]
+    fn a_prefix_reads_the_header_or_asks_for_more() {
+        let b = good().build();
+        let whole = parse_strict(&b).expect("parse");
+        let data_start = whole.tensors[0].source.offset as usize;
+        let limits = Limits::strict();
+        for cut in 0..b.len() {
+            match parse_prefix(&b[..cut], b.len() as u64, &limits) {
+                Ok(None) => assert!(cut < data_start, "{cut}: asked for more"),
+                Ok(Some(p)) => {
+                    assert_eq!(p.tensors.len(), whole.tensors.len(), "{cut}");
+                    assert_eq!(p.metadata, whole.metadata);
+                }
+                Err(e) => panic!("{cut}: {e}"),
+            }
+        }
+        // The header alone is enough: tensor extents are checked against the file's length.
+        let header_end = b.len() - 64;
+        assert!(
+            parse_prefix(&b[..header_end], b.len() as u64, &limits)
+                .unwrap()
+                .is_some()
+        );
+        // Tensor b ends 40 bytes into the data (a is padded to 32); the rest is padding.
+        let short = parse_prefix(&b[..header_end], header_end as u64 + 39, &limits);
+        assert!(
+            short.is_err(),
+            "a tensor past the end of the file is an error"
+        );
+        // A file that really ends early is an error, not a request for more.
+        assert!(parse_prefix(&b[..20], 20, &limits).is_err());
     }
 
     #[test]

@@ -82,6 +82,42 @@ pub struct Header {
 /// overlaps) without requiring the tensors to reach the end of the file: bytes after the last
 /// tensor are left to the caller (the scanner reports them as a polyglot).
 pub fn parse_header(bytes: &[u8], limits: &Limits) -> Result<Header, FormatError> {
+    parse_header_of(bytes, bytes.len() as u64, limits)
+}
+
+/// For the fuzz target and its corpus replay: [`parse_header_of`] on a prefix that holds the
+/// header (cut where the first byte says) accepts exactly what [`parse_header`] accepts on the
+/// whole input, with the same tensors.
+#[doc(hidden)]
+pub fn check_prefix_consistency(data: &[u8]) {
+    let limits = Limits::strict();
+    let full = parse_header(data, &limits);
+    let Some(header_end) = data
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        .and_then(|n| n.checked_add(8))
+        .filter(|&e| e <= data.len() as u64)
+    else {
+        return;
+    };
+    let spare = data.len() - header_end as usize;
+    let cut = header_end as usize + spare * usize::from(data[0]) / 256;
+    let part = parse_header_of(&data[..cut], data.len() as u64, &limits);
+    assert_eq!(full.is_ok(), part.is_ok(), "{full:?} vs {part:?}");
+    if let (Ok(a), Ok(b)) = (&full, &part) {
+        assert_eq!(a.parsed.tensors.len(), b.parsed.tensors.len());
+        assert_eq!((a.data_start, a.data_end), (b.data_start, b.data_end));
+    }
+}
+
+/// [`parse_header`] for a file of `file_len` bytes of which `bytes` holds the start (at least
+/// the header): the tensors are checked against `file_len`.
+pub fn parse_header_of(
+    bytes: &[u8],
+    file_len: u64,
+    limits: &Limits,
+) -> Result<Header, FormatError> {
+    let file_len = file_len.max(bytes.len() as u64);
     let bad = |m: String| FormatError::malformed(FORMAT, m);
     let head: [u8; 8] = bytes
         .get(..8)
@@ -183,7 +219,7 @@ pub fn parse_header(bytes: &[u8], limits: &Limits) -> Result<Header, FormatError
         }
         expected = *end;
     }
-    let data_len = bytes.len() as u64 - header_end;
+    let data_len = file_len - header_end;
     if expected > data_len {
         return Err(bad(format!(
             "tensors need {expected} bytes but the data section has {data_len}"
@@ -434,6 +470,22 @@ mod tests {
         assert_eq!(p.tensors.len(), 2);
         assert_eq!(p.tensors[0].name, "a");
         assert_eq!(p.metadata["format"], "pt");
+    }
+
+    #[test]
+    fn a_header_is_checked_against_the_file_length() {
+        let f = file(
+            r#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#,
+            &[0; 16],
+        );
+        let l = Limits::strict();
+        let header_only = &f[..f.len() - 16];
+        assert!(parse_header(header_only, &l).is_err());
+        let h = parse_header_of(header_only, f.len() as u64, &l).expect("header");
+        assert_eq!(h.data_start + h.data_end, f.len() as u64);
+        assert_eq!(h.parsed.tensors[0].name, "a");
+        assert!(parse_header_of(header_only, f.len() as u64 - 1, &l).is_err());
+        assert!(parse_header_of(&f[..10], f.len() as u64, &l).is_err());
     }
 
     #[test]

@@ -42,6 +42,11 @@ fn replay(dir: &Path) -> usize {
             let Ok(data) = std::fs::read(input.path()) else {
                 continue;
             };
+            match name.as_str() {
+                "gguf" => gguf::check_prefix_consistency(&data),
+                "safetensors" => safetensors::check_prefix_consistency(&data),
+                _ => {}
+            }
             let limits = Limits::strict();
             let result = match reader(&name, &data) {
                 Some(parse) => Checkpoint::from_bytes_with("input", data, &limits, parse),
