@@ -1018,6 +1018,8 @@ impl Linter<'_> {
                 "a merge without its recipe: add mergekit_config.yml".into(),
             );
         }
+        // LIC-008: GGUF files name the same licence and parents as the card.
+        self.gguf_metadata(files, &entries);
         // SEC-001: pickle-based weights.
         let pickles: Vec<&str> = entries
             .iter()
@@ -1039,6 +1041,82 @@ impl Linter<'_> {
                     pickles.iter().take(5).copied().collect::<Vec<_>>().join(", ")
                 ),
             );
+        }
+    }
+}
+
+impl Linter<'_> {
+    fn gguf_metadata(&mut self, files: &dyn Files, entries: &[crate::files::Entry]) {
+        let declared = self.card.list_field("license");
+        let bases = self.card.list_field("base_model");
+        for e in entries
+            .iter()
+            .filter(|e| e.path.to_ascii_lowercase().ends_with(".gguf"))
+            .take(8)
+        {
+            let limits = weighhouse_tensor::Limits::default();
+            let Some(prefix) = files.read_prefix(&e.path, crate::files::HEADER_PREFIX.min(e.size))
+            else {
+                continue;
+            };
+            let Ok(Some(parsed)) = weighhouse_formats::gguf::parse_prefix(&prefix, e.size, &limits)
+            else {
+                continue;
+            };
+            let meta = &parsed.metadata;
+            if let Some(lic) = meta.get("general.license").and_then(Value::as_str) {
+                let lower = lic.to_ascii_lowercase();
+                let agrees = declared.iter().any(|d| {
+                    *d == lower
+                        || licenses::get(d).is_some_and(|l| l.spdx_id.eq_ignore_ascii_case(lic))
+                });
+                if !declared.is_empty() && !agrees {
+                    self.push(
+                        "LIC-008",
+                        Severity::Warning,
+                        Some("license"),
+                        format!(
+                            "{} says general.license = \"{lic}\" but the card declares {}",
+                            e.path,
+                            declared.join(", ")
+                        ),
+                    );
+                }
+            }
+            // `general.base_model.count` says how many; files that omit it are read up to the
+            // first missing index.
+            let count = meta
+                .get("general.base_model.count")
+                .and_then(Value::as_u64)
+                .unwrap_or(16);
+            for i in 0..count.min(16) {
+                let url = meta
+                    .get(&format!("general.base_model.{i}.repo_url"))
+                    .and_then(Value::as_str);
+                let name = meta
+                    .get(&format!("general.base_model.{i}.name"))
+                    .and_then(Value::as_str);
+                let known = bases.iter().any(|b| {
+                    url.is_some_and(|u| u.trim_end_matches('/').ends_with(b.as_str()))
+                        || name.is_some_and(|n| b.rsplit('/').next() == Some(n))
+                });
+                if url.is_none() && name.is_none() {
+                    break;
+                }
+                if !known {
+                    self.push(
+                        "LIC-008",
+                        Severity::Warning,
+                        Some("base_model"),
+                        format!(
+                            "{} names base model {} but the card's base_model is [{}]",
+                            e.path,
+                            url.or(name).unwrap_or_default(),
+                            bases.join(", ")
+                        ),
+                    );
+                }
+            }
         }
     }
 }
@@ -1412,6 +1490,63 @@ Low.
         let r = run(&merge, Some(&f));
         assert!(rules(&r).contains(&("META-006", Severity::Error)));
         assert!(rules(&r).contains(&("PROV-004", Severity::Warning)));
+    }
+
+    /// A GGUF file with string key-values and no tensors.
+    fn gguf(kvs: &[(&str, &str)]) -> Vec<u8> {
+        let mut b = b"GGUF".to_vec();
+        b.extend_from_slice(&3u32.to_le_bytes());
+        b.extend_from_slice(&0u64.to_le_bytes());
+        b.extend_from_slice(&(kvs.len() as u64).to_le_bytes());
+        for (k, v) in kvs {
+            b.extend_from_slice(&(k.len() as u64).to_le_bytes());
+            b.extend_from_slice(k.as_bytes());
+            b.extend_from_slice(&8u32.to_le_bytes());
+            b.extend_from_slice(&(v.len() as u64).to_le_bytes());
+            b.extend_from_slice(v.as_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn gguf_metadata_agrees_with_the_card() {
+        let card = GOOD.replace(
+            "datasets: [acme/corpus]\n",
+            "datasets: [acme/corpus]\nbase_model: acme/base\nbase_model_revision: 0123456789abcdef0123456789abcdef01234567\n",
+        );
+        let mut f = folder(&card);
+        f.add(
+            "m.gguf",
+            gguf(&[
+                ("general.license", "Apache-2.0"),
+                (
+                    "general.base_model.0.repo_url",
+                    "https://huggingface.co/acme/base",
+                ),
+            ]),
+        );
+        let mut f2 = f.clone();
+        assert!(
+            run(&card, Some(&f)).findings.is_empty(),
+            "{:#?}",
+            run(&card, Some(&f)).findings
+        );
+        f.add("m.gguf", gguf(&[("general.license", "mit")]));
+        assert_eq!(
+            rules(&run(&card, Some(&f))),
+            [("LIC-008", Severity::Warning)]
+        );
+        f2.add(
+            "m.gguf",
+            gguf(&[(
+                "general.base_model.0.repo_url",
+                "https://huggingface.co/other/model",
+            )]),
+        );
+        assert_eq!(
+            rules(&run(&card, Some(&f2))),
+            [("LIC-008", Severity::Warning)]
+        );
     }
 
     #[test]
