@@ -3,148 +3,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use base64::Engine;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sha2::Digest;
-use tower::ServiceExt;
-use weighhouse_hub::{Config, admin, api::App};
+use weighhouse_hub::admin;
+mod common;
 
-struct Hub {
-    _dir: tempfile::TempDir,
-    app: Arc<App>,
-    router: axum::Router,
-}
-
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: bytes::Bytes,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
-    }
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .map(|v| v.to_str().unwrap())
-            .unwrap_or("")
-    }
-}
-
-impl Hub {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::new(dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
-        config.public_url = Some("http://hub.test".into());
-        config.page_size = 3;
-        let app = weighhouse_hub::open(config).await.unwrap();
-        let router = weighhouse_hub::router(Arc::clone(&app));
-        Self {
-            _dir: dir,
-            app,
-            router,
-        }
-    }
-
-    async fn user(&self, name: &str) -> String {
-        admin::create_user(self.app.db(), name, false)
-            .await
-            .unwrap()
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        uri: &str,
-        token: Option<&str>,
-        content_type: &str,
-        body: impl Into<Body>,
-    ) -> Resp {
-        let mut b = Request::builder().method(method).uri(uri);
-        if let Some(t) = token {
-            b = b.header("authorization", format!("Bearer {t}"));
-        }
-        if !content_type.is_empty() {
-            b = b.header("content-type", content_type);
-        }
-        let resp = self
-            .router
-            .clone()
-            .oneshot(b.body(body.into()).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        Resp {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    /// Follow `Link: rel="next"` from `uri`, collecting `key` of every listed item.
-    async fn all_pages(&self, uri: &str, key: &str) -> Vec<String> {
-        let mut all = Vec::new();
-        let mut uri = uri.to_string();
-        loop {
-            let r = self.get(&uri, None).await;
-            all.extend(
-                r.json()
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|e| e[key].as_str().unwrap().to_string()),
-            );
-            let link = r.header("link").to_string();
-            if link.is_empty() {
-                return all;
-            }
-            uri = link
-                .trim_start_matches("<http://hub.test")
-                .split('>')
-                .next()
-                .unwrap()
-                .to_string();
-        }
-    }
-
-    async fn get(&self, uri: &str, token: Option<&str>) -> Resp {
-        self.call(Method::GET, uri, token, "", Body::empty()).await
-    }
-
-    async fn post_json(&self, uri: &str, token: Option<&str>, v: Value) -> Resp {
-        self.call(Method::POST, uri, token, "application/json", v.to_string())
-            .await
-    }
-
-    async fn create_repo(&self, token: &str, name: &str, private: bool) -> Resp {
-        self.post_json(
-            "/api/repos/create",
-            Some(token),
-            json!({"name": name, "private": private}),
-        )
-        .await
-    }
-
-    async fn commit(&self, repo: &str, token: &str, lines: &[Value]) -> Resp {
-        let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
-        self.call(
-            Method::POST,
-            &format!("/api/models/{repo}/commit/main"),
-            Some(token),
-            "application/x-ndjson",
-            body,
-        )
-        .await
-    }
-}
+use common::{Hub, Resp};
 
 fn header_line(title: &str) -> Value {
     json!({"key": "header", "value": {"summary": title, "description": ""}})
@@ -175,11 +41,11 @@ async fn private_repos_are_invisible_to_strangers() {
     let alice = hub.user("alice").await;
     let bob = hub.user("bob").await;
     assert_eq!(
-        hub.create_repo(&alice, "secret", true).await.status,
+        hub.create_repo_as(&alice, "secret", true).await.status,
         StatusCode::OK
     );
     assert_eq!(
-        hub.create_repo(&alice, "open", false).await.status,
+        hub.create_repo_as(&alice, "open", false).await.status,
         StatusCode::OK
     );
 
@@ -208,7 +74,7 @@ async fn private_repos_are_invisible_to_strangers() {
     );
     // Writing to a private repo of someone else: still "not found"; to a public one: forbidden.
     let r = hub
-        .commit(
+        .commit_raw(
             "alice/secret",
             &bob,
             &[header_line("x"), file_line("a.txt", b"a")],
@@ -216,14 +82,14 @@ async fn private_repos_are_invisible_to_strangers() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = hub
-        .commit(
+        .commit_raw(
             "alice/open",
             &bob,
             &[header_line("x"), file_line("a.txt", b"a")],
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = hub.create_repo(&bob, "alice/mine", false).await;
+    let r = hub.create_repo_as(&bob, "alice/mine", false).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
     // Organisation roles: read members see private repos but cannot write; write members can.
@@ -259,7 +125,7 @@ async fn private_repos_are_invisible_to_strangers() {
         StatusCode::OK
     );
     assert_eq!(
-        hub.commit(
+        hub.commit_raw(
             "acme/lab",
             &bob,
             &[header_line("x"), file_line("a.txt", b"a")]
@@ -269,7 +135,7 @@ async fn private_repos_are_invisible_to_strangers() {
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        hub.commit(
+        hub.commit_raw(
             "acme/lab",
             &alice,
             &[header_line("x"), file_line("a.txt", b"a")]
@@ -288,7 +154,7 @@ async fn private_repos_are_invisible_to_strangers() {
     .await
     .unwrap();
     assert_eq!(
-        hub.commit(
+        hub.commit_raw(
             "alice/open",
             &ro,
             &[header_line("x"), file_line("a.txt", b"a")]
@@ -315,7 +181,7 @@ async fn private_repos_are_invisible_to_strangers() {
 async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     let hub = Hub::new().await;
     let alice = hub.user("alice").await;
-    hub.create_repo(&alice, "m", false).await;
+    hub.create_repo_as(&alice, "m", false).await;
     let head = hub.get("/api/models/alice/m", None).await.json()["sha"]
         .as_str()
         .unwrap()
@@ -332,7 +198,7 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
         ".git/config",
     ] {
         let r = hub
-            .commit(
+            .commit_raw(
                 "alice/m",
                 &alice,
                 &[header_line("bad"), file_line(path, b"x")],
@@ -379,12 +245,12 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     }
     let never = "ab".repeat(32);
     let r = hub
-        .commit("alice/m", &alice, &[header_line("lfs"), json!({"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": never, "size": 10}})])
+        .commit_raw("alice/m", &alice, &[header_line("lfs"), json!({"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": never, "size": 10}})])
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "never uploaded");
     // A commit that fails half-way (second operation bad) leaves nothing behind.
     let r = hub
-        .commit(
+        .commit_raw(
             "alice/m",
             &alice,
             &[
@@ -396,7 +262,7 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = hub
-        .commit(
+        .commit_raw(
             "alice/m",
             &alice,
             &[
@@ -439,7 +305,7 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     assert_error(&r, StatusCode::BAD_REQUEST, "Invalid JSON");
     // Repository names.
     for name in ["a b", "a/b/c", "-x", "x..y", "ü", "x.git", ""] {
-        let r = hub.create_repo(&alice, name, false).await;
+        let r = hub.create_repo_as(&alice, name, false).await;
         assert!(
             r.status == StatusCode::BAD_REQUEST,
             "{name:?}: {}",
@@ -483,7 +349,7 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
 async fn lfs_upload_with_wrong_content_leaves_nothing_reachable() {
     let hub = Hub::new().await;
     let alice = hub.user("alice").await;
-    hub.create_repo(&alice, "m", false).await;
+    hub.create_repo_as(&alice, "m", false).await;
     let content = vec![7u8; 1 << 20];
     let claimed = hex::encode(sha2::Sha256::digest(b"other bytes"));
     let r = hub
@@ -508,14 +374,14 @@ async fn lfs_upload_with_wrong_content_leaves_nothing_reachable() {
     let actual: weighhouse_store::Sha256 =
         hex::encode(sha2::Sha256::digest(&content)).parse().unwrap();
     assert_eq!(hub.app.store().size(&actual).await.unwrap(), None);
-    let staging = hub._dir.path().join("data/staging");
+    let staging = hub.data().join("staging");
     assert_eq!(
         std::fs::read_dir(staging).unwrap().count(),
         0,
         "no staging file left"
     );
     let r = hub
-        .commit("alice/m", &alice, &[header_line("x"), json!({"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": claimed, "size": content.len()}})])
+        .commit_raw("alice/m", &alice, &[header_line("x"), json!({"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": claimed, "size": content.len()}})])
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     // A tampered upload URL is refused.
@@ -532,14 +398,14 @@ async fn lfs_upload_with_wrong_content_leaves_nothing_reachable() {
 async fn concurrent_commits_to_one_branch_are_all_kept() {
     let hub = Arc::new(Hub::new().await);
     let alice = hub.user("alice").await;
-    hub.create_repo(&alice, "m", false).await;
+    hub.create_repo_as(&alice, "m", false).await;
     let mut tasks = Vec::new();
     for i in 0..16 {
         let hub = Arc::clone(&hub);
         let alice = alice.clone();
         tasks.push(tokio::spawn(async move {
             let r = hub
-                .commit(
+                .commit_raw(
                     "alice/m",
                     &alice,
                     &[
@@ -598,7 +464,7 @@ fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
 async fn commit_tree_and_blob_ids_are_the_ones_git_computes() {
     let hub = Hub::new().await;
     let alice = hub.user("alice").await;
-    hub.create_repo(&alice, "m", false).await;
+    hub.create_repo_as(&alice, "m", false).await;
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("config.json", b"{\"a\": 1}\n".to_vec()),
         ("a/b/c.txt", b"deep".to_vec()),
@@ -611,7 +477,7 @@ async fn commit_tree_and_blob_ids_are_the_ones_git_computes() {
         json!({"key": "header", "value": {"summary": "Add files", "description": "With a body.\n\nTwo paragraphs."}}),
     ];
     lines.extend(files.iter().map(|(p, c)| file_line(p, c)));
-    let r = hub.commit("alice/m", &alice, &lines).await;
+    let r = hub.commit_raw("alice/m", &alice, &lines).await;
     assert_eq!(r.status, StatusCode::OK);
     let oid = r.json()["commitOid"].as_str().unwrap().to_string();
     let info = hub.get("/api/models/alice/m?blobs=true", None).await.json();
@@ -755,9 +621,9 @@ async fn listing_shows_only_what_the_caller_may_see() {
     let hub = Hub::new().await;
     let alice = hub.user("alice").await;
     let bob = hub.user("bob").await;
-    hub.create_repo(&alice, "pub-a", false).await;
-    hub.create_repo(&alice, "priv-a", true).await;
-    hub.create_repo(&bob, "pub-b", false).await;
+    hub.create_repo_as(&alice, "pub-a", false).await;
+    hub.create_repo_as(&alice, "priv-a", true).await;
+    hub.create_repo_as(&bob, "pub-b", false).await;
     let ids = |r: Resp| -> Vec<String> {
         r.json()
             .as_array()
@@ -795,7 +661,7 @@ async fn listing_shows_only_what_the_caller_may_see() {
 async fn card_metadata_is_validated_on_validate_yaml_and_on_commit() {
     let hub = Hub::new().await;
     let alice = hub.user("alice").await;
-    hub.create_repo(&alice, "m", false).await;
+    hub.create_repo_as(&alice, "m", false).await;
     let head = hub.get("/api/models/alice/m", None).await.json()["sha"]
         .as_str()
         .unwrap()
@@ -831,7 +697,7 @@ async fn card_metadata_is_validated_on_validate_yaml_and_on_commit() {
 
     // The commit API refuses the same card and commits nothing.
     let r = hub
-        .commit(
+        .commit_raw(
             "alice/m",
             &alice,
             &[
@@ -853,7 +719,7 @@ async fn card_metadata_is_validated_on_validate_yaml_and_on_commit() {
     assert_eq!(now, head);
     let good = "---\nlicense: apache-2.0\n---\n# m\n";
     let r = hub
-        .commit(
+        .commit_raw(
             "alice/m",
             &alice,
             &[header_line("card"), file_line("README.md", good.as_bytes())],
@@ -883,10 +749,10 @@ async fn openness_and_card_lint_of_a_revision_and_the_repo_page() {
     let hub = Hub::new().await;
     let alice = hub.user("alice").await;
     let bob = hub.user("bob").await;
-    hub.create_repo(&alice, "open", false).await;
+    hub.create_repo_as(&alice, "open", false).await;
     let card = "---\nlicense: apache-2.0\nlibrary_name: transformers\n---\n# Open <model>\n";
     let r = hub
-        .commit(
+        .commit_raw(
             "alice/open",
             &alice,
             &[
@@ -966,7 +832,7 @@ async fn openness_and_card_lint_of_a_revision_and_the_repo_page() {
     assert!(html.contains("model.safetensors"));
 
     // Private repositories stay invisible to strangers here too.
-    hub.create_repo(&alice, "secret", true).await;
+    hub.create_repo_as(&alice, "secret", true).await;
     assert_eq!(
         hub.get("/alice/secret", Some(&bob)).await.status,
         StatusCode::NOT_FOUND

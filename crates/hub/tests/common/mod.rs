@@ -1,5 +1,6 @@
-//! An in-process hub for the gating and audit tests: requests go straight to the router, with a
-//! client address attached as the server attaches the peer's.
+//! An in-process hub for the API, gating and audit tests: requests go straight to the router,
+//! with a client address attached as the server attaches the peer's. Listings come in pages of 3,
+//! so that paging is exercised.
 
 #![allow(dead_code, reason = "each test file uses a different part")]
 
@@ -54,6 +55,7 @@ impl Hub {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::new(dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
         config.public_url = Some("http://hub.test".into());
+        config.page_size = 3;
         let app = weighhouse_hub::open(config).await.unwrap();
         let router = weighhouse_hub::router(Arc::clone(&app));
         Self { dir, app, router }
@@ -120,6 +122,55 @@ impl Hub {
             .await
     }
 
+    /// Follow `Link: rel="next"` from `uri`, collecting `key` of every listed item.
+    pub async fn all_pages(&self, uri: &str, key: &str) -> Vec<String> {
+        let mut all = Vec::new();
+        let mut uri = uri.to_string();
+        loop {
+            let r = self.get(&uri, None).await;
+            all.extend(
+                r.json()
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e[key].as_str().unwrap().to_string()),
+            );
+            let link = r.header("link").to_string();
+            if link.is_empty() {
+                return all;
+            }
+            uri = link
+                .trim_start_matches("<http://hub.test")
+                .split('>')
+                .next()
+                .unwrap()
+                .to_string();
+        }
+    }
+
+    /// `POST /api/repos/create`, whatever it answers.
+    pub async fn create_repo_as(&self, token: &str, name: &str, private: bool) -> Resp {
+        self.post_json(
+            "/api/repos/create",
+            Some(token),
+            json!({"name": name, "private": private}),
+        )
+        .await
+    }
+
+    /// An NDJSON commit to `main`, whatever it answers.
+    pub async fn commit_raw(&self, repo: &str, token: &str, lines: &[Value]) -> Resp {
+        let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        self.call(
+            Method::POST,
+            &format!("/api/models/{repo}/commit/main"),
+            Some(token),
+            "application/x-ndjson",
+            body,
+        )
+        .await
+    }
+
     pub async fn create_repo(&self, token: &str, name: &str) {
         let r = self
             .post_json("/api/repos/create", Some(token), json!({"name": name}))
@@ -138,16 +189,7 @@ impl Hub {
     }
 
     pub async fn commit_lines(&self, repo: &str, token: &str, lines: &[Value]) -> String {
-        let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
-        let r = self
-            .call(
-                Method::POST,
-                &format!("/api/models/{repo}/commit/main"),
-                Some(token),
-                "application/x-ndjson",
-                body,
-            )
-            .await;
+        let r = self.commit_raw(repo, token, lines).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         r.json()["commitOid"].as_str().unwrap().to_string()
     }
