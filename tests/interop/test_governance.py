@@ -101,6 +101,15 @@ def test_license_check_resolves_parents_on_the_hub(hub):
     assert [(f["parent"], f["term"]) for f in out["findings"]] == [("alice/nc-parent", "non-commercial")]
     assert out["recommended"] == "cc-by-nc-4.0"
     assert [p["license"] for p in out["parents"]] == ["cc-by-nc-4.0", "apache-2.0"]
+    # The hub's own card lint resolves the parents it holds and reports the same term.
+    import urllib.request
+    with urllib.request.urlopen(f"{hub.url}/api/models/alice/merged/card-lint") as resp:
+        lint = json.loads(resp.read())
+    lic = [f for f in lint["findings"] if f["rule"] == "LIC-001"]
+    assert any(f["severity"] == "policy" and "non-commercial" in f["message"] for f in lic), lint
+    # So does `wh card lint` with the hub at hand.
+    r = wh_run(hub, "card", "lint", "alice/merged", "--json")
+    assert any(f["rule"] == "LIC-001" and f["severity"] == "policy" for f in json.loads(r.stdout)["findings"]), r.stdout
 
     upload(hub, "alice/merged", {"README.md": merged.format(lic="cc-by-nc-4.0")})
     r = wh_run(hub, "license", "check", "alice/merged")

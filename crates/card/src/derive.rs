@@ -10,6 +10,17 @@ use serde::Serialize;
 
 use crate::licenses::{self, Carry, License};
 
+/// Notice files, in the order they are looked for.
+pub const NOTICE_FILES: &[&str] = &[
+    "NOTICE",
+    "NOTICE.md",
+    "NOTICE.txt",
+    "Notice",
+    "Notice.txt",
+    "notice",
+    "notice.txt",
+];
+
 /// How the child was made from its parents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -136,6 +136,12 @@ impl MemFiles {
         self.contents.insert(path.to_string(), content);
         self
     }
+    /// Remove a file.
+    pub fn remove(&mut self, path: &str) -> &mut Self {
+        self.sizes.remove(path);
+        self.contents.remove(path);
+        self
+    }
     /// Add a file known by size only; `prefix` is what was loaded of it (may be empty).
     pub fn add_listed(&mut self, path: &str, size: u64, prefix: Option<Vec<u8>>) -> &mut Self {
         self.sizes.insert(path.to_string(), size);

@@ -104,6 +104,21 @@ pub fn exercise(data: &[u8]) {
         pipeline_tag: card.str_field("pipeline_tag"),
     };
     let outcome = derive::check(&child, &parents);
+    // The lint's licence rules on the same parents.
+    let opts = Options {
+        files: Some(&files),
+        parents: Some(&parents),
+        ..Options::default()
+    };
+    let report = lint::lint(&card, &opts);
+    assert_eq!(
+        report.policy,
+        report
+            .findings
+            .iter()
+            .filter(|f| f.severity == lint::Severity::Policy)
+            .count()
+    );
     // The declared licence is allowed exactly when it is in the allowed set (unless it is a
     // custom or undetermined licence, which the set never holds).
     if let Some(l) = child.license.as_deref().and_then(licenses::get)

@@ -7,6 +7,7 @@
 //! repository.
 
 pub mod derive;
+mod eu;
 pub mod files;
 pub mod frontmatter;
 pub mod fuzz;

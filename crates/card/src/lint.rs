@@ -81,6 +81,9 @@ pub struct Options<'a> {
     pub hub_url: &'a str,
     /// Whether a model id exists (on the hub the card is checked against); `None` = unknown.
     pub model_exists: Option<&'a ModelExists<'a>>,
+    /// The `base_model` parents with their licences, when they could be resolved: the licence
+    /// rules (LIC-001..007) run on them.
+    pub parents: Option<&'a [crate::derive::Parent]>,
 }
 
 impl std::fmt::Debug for Options<'_> {
@@ -102,6 +105,7 @@ impl Default for Options<'_> {
             files: None,
             hub_url: "https://huggingface.co",
             model_exists: None,
+            parents: None,
         }
     }
 }
@@ -308,6 +312,8 @@ impl Linter<'_> {
         if self.full() && self.is_model() {
             self.body_rules(&data);
             self.files_rules(&data);
+            self.licence_rules(&data);
+            self.eu_rules(&data);
         }
     }
 
@@ -1019,7 +1025,61 @@ impl Linter<'_> {
             );
         }
         // LIC-008: GGUF files name the same licence and parents as the card.
-        self.gguf_metadata(files, &entries);
+        let quantised_gguf = self.gguf_metadata(files, &entries);
+        // PROV-002: a quantised variant says so.
+        let quant_config = files
+            .text("config.json")
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .is_some_and(|c| c.get("quantization_config").is_some());
+        let quant_files = entries.iter().any(|e| {
+            let l = e.path.to_ascii_lowercase();
+            l.contains("gptq") || l.contains("awq") || l.ends_with("quantize_config.json")
+        });
+        if (quantised_gguf || quant_config || quant_files)
+            && data.get("base_model_relation").and_then(Value::as_str) != Some("quantized")
+        {
+            self.push(
+                "PROV-002",
+                Severity::Policy,
+                Some("base_model_relation"),
+                "quantised weights: label the variant with \"base_model_relation: quantized\" and its \"base_model\"".into(),
+            );
+        }
+        // PROV-005: a signature to verify.
+        if let Some(sig) = entries
+            .iter()
+            .find(|e| e.path == "model.sig" || e.path.ends_with(".sigstore.json"))
+        {
+            self.at(
+                "PROV-005",
+                Severity::Info,
+                None,
+                format!(
+                    "{} is an OpenSSF Model Signing bundle: check it with `wh verify`",
+                    sig.path
+                ),
+            );
+        }
+        // GATE-001: a gate on a repository that claims to be open.
+        let gated = data.get("extra_gated_prompt").is_some()
+            || data.get("extra_gated_fields").is_some()
+            || data
+                .get("gated")
+                .is_some_and(|g| g.as_bool() != Some(false));
+        let claims_open = self.card.list_field("tags").iter().any(|t| {
+            matches!(
+                t.to_ascii_lowercase().as_str(),
+                "open-weight" | "open-weights" | "open-source-ai" | "osaid" | "owd"
+            )
+        });
+        if gated && claims_open {
+            self.push(
+                "GATE-001",
+                Severity::Warning,
+                Some("tags"),
+                "the card claims open weights but declares a gate: OWD criteria 7 and 10 exclude a gate that acts as the licence condition".into(),
+            );
+        }
         // SEC-001: pickle-based weights.
         let pickles: Vec<&str> = entries
             .iter()
@@ -1046,7 +1106,78 @@ impl Linter<'_> {
 }
 
 impl Linter<'_> {
-    fn gguf_metadata(&mut self, files: &dyn Files, entries: &[crate::files::Entry]) {
+    fn eu_rules(&mut self, data: &Map<String, Value>) {
+        let params = self.opts.files.and_then(crate::eu::parameter_count);
+        for (rule, severity, field, message) in crate::eu::findings(data, self.opts.files, params) {
+            self.push(rule, severity, field, message);
+        }
+    }
+
+    /// LIC-001..007 on the resolved parents, through the derived-licence check.
+    fn licence_rules(&mut self, data: &Map<String, Value>) {
+        let bases = self.card.list_field("base_model");
+        if bases.is_empty() {
+            return;
+        }
+        let Some(parents) = self.opts.parents else {
+            self.push(
+                "LIC-001",
+                Severity::Info,
+                Some("base_model"),
+                "the parents' licences were not resolved here: `wh license check` (with --endpoint) checks the licence against them".into(),
+            );
+            return;
+        };
+        let files = self.opts.files;
+        let first = |names: &[&str]| files.and_then(|f| names.iter().find_map(|n| f.text(n)));
+        let child = crate::derive::Child {
+            license: data
+                .get("license")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            name: data
+                .get("model-index")
+                .and_then(|m| m[0]["name"].as_str())
+                .map(str::to_string)
+                .unwrap_or_default(),
+            relation: data
+                .get("base_model_relation")
+                .and_then(Value::as_str)
+                .and_then(crate::derive::Relation::parse),
+            card: self.card.text.clone(),
+            license_text: first(gate::LICENSE_FILES),
+            notice: first(crate::derive::NOTICE_FILES),
+            pipeline_tag: data
+                .get("pipeline_tag")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        };
+        let outcome = crate::derive::check(&child, parents);
+        for f in &outcome.findings {
+            // Naming needs the published name, which a card alone does not give.
+            if f.term == "naming" && child.name.is_empty() {
+                continue;
+            }
+            let severity = if f.level == "error" {
+                Severity::Policy
+            } else {
+                Severity::Warning
+            };
+            self.push(f.rule, severity, Some("license"), f.message.clone());
+        }
+        for d in outcome.unmet_duties() {
+            self.push(
+                d.rule,
+                Severity::Policy,
+                Some("base_model"),
+                format!("{} (from {})", d.what, d.parent),
+            );
+        }
+    }
+
+    /// LIC-008; returns whether a GGUF file holds quantised tensors.
+    fn gguf_metadata(&mut self, files: &dyn Files, entries: &[crate::files::Entry]) -> bool {
+        let mut quantised = false;
         let declared = self.card.list_field("license");
         let bases = self.card.list_field("base_model");
         for e in entries
@@ -1063,6 +1194,7 @@ impl Linter<'_> {
             else {
                 continue;
             };
+            quantised |= parsed.tensors.iter().any(|t| t.dtype.is_quantized());
             let meta = &parsed.metadata;
             if let Some(lic) = meta.get("general.license").and_then(Value::as_str) {
                 let lower = lic.to_ascii_lowercase();
@@ -1118,6 +1250,7 @@ impl Linter<'_> {
                 }
             }
         }
+        quantised
     }
 }
 
@@ -1296,8 +1429,14 @@ Low.
         lint(&Card::parse(card), &opts)
     }
 
+    /// The rules that fired, leaving out the note that parents were not resolved (every card
+    /// with a base_model gets it when linted without parents).
     fn rules(r: &Report) -> Vec<(&'static str, Severity)> {
-        r.findings.iter().map(|f| (f.rule, f.severity)).collect()
+        r.findings
+            .iter()
+            .map(|f| (f.rule, f.severity))
+            .filter(|&r| r != ("LIC-001", Severity::Info))
+            .collect()
     }
 
     #[test]
@@ -1527,7 +1666,7 @@ Low.
         );
         let mut f2 = f.clone();
         assert!(
-            run(&card, Some(&f)).findings.is_empty(),
+            rules(&run(&card, Some(&f))).is_empty(),
             "{:#?}",
             run(&card, Some(&f)).findings
         );
@@ -1546,6 +1685,178 @@ Low.
         assert_eq!(
             rules(&run(&card, Some(&f2))),
             [("LIC-008", Severity::Warning)]
+        );
+    }
+
+    /// A safetensors file of one F32 tensor of `rows` x 1000, listed with its full size but
+    /// holding only its header (as on a hub).
+    fn big_weights(files: &mut MemFiles, rows: u64) {
+        let n = rows * 1000 * 4;
+        let mut header =
+            format!(r#"{{"w":{{"dtype":"F32","shape":[{rows},1000],"data_offsets":[0,{n}]}}}}"#)
+                .into_bytes();
+        while !header.len().is_multiple_of(8) {
+            header.push(b' ');
+        }
+        let mut prefix = (header.len() as u64).to_le_bytes().to_vec();
+        prefix.extend_from_slice(&header);
+        let size = prefix.len() as u64 + n;
+        files.add_listed("model.safetensors", size, Some(prefix));
+    }
+
+    #[test]
+    fn eu_ai_act_rules() {
+        // A generative model of a billion parameters without a gpai block.
+        let f = {
+            let mut f = folder(GOOD);
+            big_weights(&mut f, 1_000_000);
+            f
+        };
+        assert_eq!(rules(&run(GOOD, Some(&f))), [("EU-01", Severity::Warning)]);
+        let mut small = folder(GOOD);
+        big_weights(&mut small, 1000);
+        assert!(rules(&run(GOOD, Some(&small))).is_empty());
+
+        // A GPAI provider: the copyright policy and training-content summary are always due, the
+        // technical documents unless exempt.
+        let gpai = GOOD.replace(
+            "co2_eq_emissions: 120\n",
+            "co2_eq_emissions: 120\ngpai:\n  is_gpai: true\n  training_compute_flop: 2e24\n  provider_country: US\n  eu_placed_on_market_date: '2025-03-01'\n",
+        );
+        let f = folder(&gpai);
+        let r: Vec<_> = rules(&run(&gpai, Some(&f)));
+        assert_eq!(
+            r,
+            [
+                ("EU-03", Severity::Policy),
+                ("EU-04", Severity::Policy),
+                ("EU-05", Severity::Policy),
+                ("EU-06", Severity::Policy),
+                ("EU-07", Severity::Warning),
+                ("EU-09", Severity::Info),
+            ],
+            "{r:?}"
+        );
+        let mut f = folder(&gpai);
+        f.add(
+            "docs/copyright-policy.md",
+            "We honour robots.txt and other machine-readable opt-outs.",
+        )
+        .add("docs/training-content-summary.md", "Summary.")
+        .add("docs/technical-documentation.md", "Annex XI.")
+        .add("docs/downstream-info.md", "Annex XII.");
+        let with_rep = gpai.replace(
+            "provider_country: US\n",
+            "provider_country: US\n  eu_authorised_representative: Acme EU\n",
+        );
+        assert_eq!(
+            rules(&run(&with_rep, Some(&f))),
+            [("EU-09", Severity::Info)]
+        );
+        // A copyright policy that says nothing of text-and-data-mining reservations.
+        f.add("docs/copyright-policy.md", "We respect copyright.");
+        assert!(rules(&run(&with_rep, Some(&f))).contains(&("EU-03", Severity::Policy)));
+        // The open-source exemption needs an open licence, and waives Annex XI/XII.
+        let claims = with_rep.replace(
+            "is_gpai: true\n",
+            "is_gpai: true\n  claims_foss_exemption: true\n",
+        );
+        f.add(
+            "docs/copyright-policy.md",
+            "Text and data mining opt-outs are honoured.",
+        );
+        f.remove("docs/technical-documentation.md");
+        assert_eq!(rules(&run(&claims, Some(&f))), [("EU-09", Severity::Info)]);
+        let llama = claims.replace("license: apache-2.0", "license: llama3.1");
+        let r = rules(&run(&llama, Some(&f)));
+        assert!(
+            r.contains(&("EU-02", Severity::Policy)) && r.contains(&("EU-05", Severity::Policy)),
+            "{r:?}"
+        );
+        // Compute of 1e25 or more presumes systemic risk.
+        let systemic = with_rep.replace("2e24", "3e25");
+        assert!(rules(&run(&systemic, Some(&f))).contains(&("EU-01", Severity::Warning)));
+    }
+
+    #[test]
+    fn quantised_signed_and_gated_cards() {
+        let mut f = folder(GOOD);
+        f.add(
+            "config.json",
+            r#"{"quantization_config": {"quant_method": "gptq"}}"#,
+        );
+        assert_eq!(
+            rules(&run(GOOD, Some(&f))),
+            [("PROV-002", Severity::Policy)]
+        );
+        let mut f = folder(GOOD);
+        f.add("model.sig", "{}");
+        assert_eq!(rules(&run(GOOD, Some(&f))), [("PROV-005", Severity::Info)]);
+        let gated = GOOD.replace(
+            "co2_eq_emissions: 120\n",
+            "co2_eq_emissions: 120\ntags: [open-weight]\nextra_gated_prompt: Agree.\n",
+        );
+        let f = folder(&gated);
+        assert_eq!(
+            rules(&run(&gated, Some(&f))),
+            [("GATE-001", Severity::Warning)]
+        );
+    }
+
+    #[test]
+    fn licence_rules_run_on_resolved_parents() {
+        use crate::derive::Parent;
+        let card = GOOD.replace(
+            "datasets: [acme/corpus]\n",
+            "datasets: [acme/corpus]\nbase_model: [lab/nc, corp/apache]\nbase_model_revision: 0123456789abcdef0123456789abcdef01234567\nbase_model_relation: merge\n",
+        );
+        let mut f = folder(&card);
+        f.add("mergekit_config.yml", "merge_method: linear");
+        let parents = [
+            Parent {
+                id: "lab/nc".into(),
+                license: Some("cc-by-nc-4.0".into()),
+                ..Parent::default()
+            },
+            Parent {
+                id: "corp/apache".into(),
+                license: Some("apache-2.0".into()),
+                ..Parent::default()
+            },
+        ];
+        let opts = Options {
+            files: Some(&f),
+            parents: Some(&parents),
+            ..Options::default()
+        };
+        let r = lint(&Card::parse(&card), &opts);
+        let lic: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|x| x.rule.starts_with("LIC"))
+            .map(|x| (x.rule, x.severity))
+            .collect();
+        assert!(
+            lic.contains(&("LIC-001", Severity::Policy)),
+            "{:#?}",
+            r.findings
+        );
+        assert!(
+            r.findings
+                .iter()
+                .any(|x| x.message.contains("non-commercial"))
+        );
+        // Without parents, only a note.
+        let r = run(&card, Some(&f));
+        assert!(
+            r.findings
+                .iter()
+                .any(|x| x.rule == "LIC-001" && x.severity == Severity::Info)
+        );
+        assert!(
+            !r.findings
+                .iter()
+                .any(|x| x.rule == "LIC-001" && x.severity == Severity::Policy)
         );
     }
 

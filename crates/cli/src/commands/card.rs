@@ -129,12 +129,37 @@ fn lint_cmd(args: CardLintArgs, printer: &Printer) -> Result<ExitCode> {
             },
         }
     };
+    // With a hub at hand, the licence rules run on the parents it holds.
+    let hub = src
+        .remote
+        .clone()
+        .or_else(|| Remote::from_args(&args.remote));
+    let parents = match (&hub, card.str_field("base_model_revision")) {
+        (Some(hub), pinned) => {
+            let ids = card.list_field("base_model");
+            let pinned = pinned.filter(|_| ids.len() == 1);
+            let mut out = Vec::new();
+            for id in &ids {
+                let p = super::license::resolve_parent(
+                    id,
+                    &Default::default(),
+                    None,
+                    Some(hub),
+                    pinned.as_deref(),
+                )?;
+                out.push(p);
+            }
+            (!ids.is_empty() && out.iter().all(|p| p.license.is_some())).then_some(out)
+        }
+        (None, _) => None,
+    };
     let opts = Options {
         mode: Mode::Full,
         repo_type: &args.remote.repo_type,
         files: src.files.as_deref(),
         hub_url: &hub_url,
         model_exists: src.remote.as_ref().map(|_| &exists as &lint::ModelExists),
+        parents: parents.as_deref(),
     };
     let report = lint::lint(&card, &opts);
     if args.json {

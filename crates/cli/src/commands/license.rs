@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use serde_json::json;
-use weighhouse_card::derive::{self, Child, Outcome, Parent, Relation, Verdict};
+use weighhouse_card::derive::{self, Child, NOTICE_FILES, Outcome, Parent, Relation, Verdict};
 use weighhouse_card::{Card, Files};
 
 use super::card::open_source;
@@ -21,16 +21,6 @@ pub fn run(cmd: LicenseCommand, printer: &Printer) -> Result<ExitCode> {
         LicenseCommand::Check(args) => check(args, printer),
     }
 }
-
-const NOTICE_FILES: &[&str] = &[
-    "NOTICE",
-    "NOTICE.md",
-    "NOTICE.txt",
-    "Notice",
-    "Notice.txt",
-    "notice",
-    "notice.txt",
-];
 
 fn first_text(files: &dyn Files, names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| files.text(n))
@@ -140,7 +130,7 @@ fn check(args: LicenseCheckArgs, printer: &Printer) -> Result<ExitCode> {
     })
 }
 
-fn resolve_parent(
+pub(crate) fn resolve_parent(
     id: &str,
     flags: &BTreeMap<String, String>,
     dir: Option<&Path>,

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::response::{Html, IntoResponse};
 use futures_util::StreamExt;
 use weighhouse_card::Card;
-use weighhouse_card::files::{Entry, Files};
+use weighhouse_card::derive::{NOTICE_FILES, Parent};
+use weighhouse_card::files::{Entry, Files, MAX_TEXT};
 use weighhouse_card::lint::{self, Mode, Options};
 use weighhouse_card::openness::{self, Context, Report};
 
@@ -146,12 +147,67 @@ pub(crate) async fn card_lint(
     Ok(axum::Json(report).into_response())
 }
 
+/// A small text file of a commit.
+async fn small_text(ctx: &Ctx, snap: &Snapshot, path: &str) -> Option<String> {
+    let f = snap.file(path)?;
+    let sha = f.sha256.parse().ok()?;
+    let bytes = ctx.app.store.read_all(&sha, MAX_TEXT).await.ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The card's `base_model` parents, when every one of them is a model on this hub that the
+/// caller may read (at `base_model_revision` for a single pinned parent).
+async fn local_parents(ctx: &Ctx, card: &Card) -> ApiResult<Option<Vec<Parent>>> {
+    let ids = card.list_field("base_model");
+    let pinned = card.str_field("base_model_revision");
+    let mut out = Vec::new();
+    for id in &ids {
+        let Some((ns, name)) = id.split_once('/') else {
+            return Ok(None);
+        };
+        let Ok(repo) = ctx.readable(RepoKind::Model, ns, name).await else {
+            return Ok(None);
+        };
+        let rev = pinned
+            .as_deref()
+            .filter(|_| ids.len() == 1)
+            .unwrap_or("main");
+        let Ok((oid, snap)) = at_rev(ctx, &repo, rev).await else {
+            return Ok(None);
+        };
+        let parent_card = small_text(ctx, &snap, "README.md")
+            .await
+            .map(|t| Card::parse(&t));
+        let mut notice = None;
+        for n in NOTICE_FILES {
+            if let Some(t) = small_text(ctx, &snap, n).await {
+                notice = Some(t);
+                break;
+            }
+        }
+        out.push(Parent {
+            id: id.clone(),
+            license: parent_card.as_ref().and_then(|c| c.str_field("license")),
+            license_name: parent_card
+                .as_ref()
+                .and_then(|c| c.str_field("license_name")),
+            source: format!("{}@{oid}", repo.full_name()),
+            notice,
+        });
+    }
+    Ok(Some(out))
+}
+
 async fn lint_snapshot(
     ctx: &Ctx,
     snap: &Snapshot,
     kind: RepoKind,
     base: String,
 ) -> ApiResult<Option<lint::Report>> {
+    let parents = match small_text(ctx, snap, "README.md").await {
+        Some(t) if kind == RepoKind::Model => local_parents(ctx, &Card::parse(&t)).await?,
+        _ => None,
+    };
     with_files(ctx, snap, move |files| {
         let text = files.text("README.md")?;
         let card = Card::parse(&text);
@@ -161,6 +217,7 @@ async fn lint_snapshot(
             files: Some(files),
             hub_url: &base,
             model_exists: None,
+            parents: parents.as_deref(),
         };
         Some(lint::lint(&card, &opts))
     })
