@@ -168,33 +168,6 @@ impl Files for MemFiles {
     }
 }
 
-/// How many bytes of `path` the checks in this crate read, so that a caller holding files
-/// elsewhere (the hub's blob store) can load just those: whole text files that matter to cards,
-/// licences and openness, and the header region of weight files.
-pub fn wanted(path: &str, size: u64) -> Option<u64> {
-    let lower = path.to_ascii_lowercase();
-    let name = lower.rsplit('/').next().unwrap_or(&lower);
-    let top = !path.contains('/');
-    let text = name.ends_with(".md")
-        || name.ends_with(".json")
-        || name.ends_with(".yaml")
-        || name.ends_with(".yml")
-        || name.ends_with(".txt") && top
-        || name.starts_with("license")
-        || name.starts_with("licence")
-        || name.starts_with("notice")
-        || name.starts_with("use_policy")
-        || name.ends_with(".py") && top
-        || name.ends_with(".cff");
-    if text && size <= MAX_TEXT {
-        return Some(size);
-    }
-    if name.ends_with(".safetensors") || name.ends_with(".gguf") {
-        return Some(size.min(HEADER_PREFIX));
-    }
-    None
-}
-
 /// Bytes read from the start of a weight file to check that its header parses.
 pub const HEADER_PREFIX: u64 = 16 << 20;
 
@@ -217,14 +190,5 @@ mod tests {
         assert_eq!(dir.read_prefix("README.md", 2).unwrap(), b"he");
         assert!(dir.read_prefix("../etc/passwd", 10).is_none());
         assert!(dir.text("nope").is_none());
-    }
-
-    #[test]
-    fn wanted_picks_text_and_headers() {
-        assert_eq!(wanted("README.md", 100), Some(100));
-        assert_eq!(wanted("LICENSE", 100), Some(100));
-        assert_eq!(wanted("model.safetensors", 10 << 30), Some(HEADER_PREFIX));
-        assert_eq!(wanted("pytorch_model.bin", 100), None);
-        assert_eq!(wanted("data/train.txt", 100), None);
     }
 }

@@ -56,14 +56,16 @@ pub(crate) async fn agreement(ctx: &Ctx, repo: &Repo) -> ApiResult<Arc<Agreement
     let mut files = MemFiles::new();
     let licence = LICENSE_FILES.iter().find(|f| snap.file(f).is_some());
     for path in std::iter::once(&"README.md").chain(licence) {
-        let Some(f) = snap.file(path) else { continue };
-        if f.size > MAX_TEXT {
-            files.add_listed(path, f.size, None);
-            continue;
+        match super::read::small_text(app, &snap, path, MAX_TEXT).await? {
+            Some(text) => {
+                files.add(path, text);
+            }
+            None => {
+                if let Some(f) = snap.file(path) {
+                    files.add_listed(path, f.size, None);
+                }
+            }
         }
-        let sha = f.sha256.parse().map_err(ApiError::internal)?;
-        let bytes = app.store.read_all(&sha, MAX_TEXT).await?;
-        files.add(path, bytes.to_vec());
     }
     let a = Arc::new(gate::agreement(&repo.full_name(), &files));
     let mut map = app.agreements.map.lock().expect("cache lock");

@@ -17,7 +17,7 @@ use weighhouse_card::files::{Entry, Files, MAX_TEXT};
 use weighhouse_card::lint::{self, Mode, Options};
 use weighhouse_card::openness::{self, Context, Report};
 
-use super::read::at_rev;
+use super::read::{self, at_rev};
 use super::{ApiError, ApiResult, App, Ctx, gate as hub_gate};
 use crate::repo::{self, Repo, RepoKind, Snapshot};
 
@@ -147,12 +147,12 @@ pub(crate) async fn card_lint(
     Ok(axum::Json(report).into_response())
 }
 
-/// A small text file of a commit.
+/// A small text file of a commit, or `None` (also when it cannot be read).
 async fn small_text(ctx: &Ctx, snap: &Snapshot, path: &str) -> Option<String> {
-    let f = snap.file(path)?;
-    let sha = f.sha256.parse().ok()?;
-    let bytes = ctx.app.store.read_all(&sha, MAX_TEXT).await.ok()?;
-    Some(String::from_utf8_lossy(&bytes).into_owned())
+    read::small_text(&ctx.app, snap, path, MAX_TEXT)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// The card's `base_model` parents, when every one of them is a model on this hub that the

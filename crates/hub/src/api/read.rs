@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, Ctx, body_bytes};
+use super::{ApiError, ApiResult, App, Ctx, body_bytes};
 use crate::db;
 use crate::git::FileEntry;
 use crate::repo::{self, Repo, RepoKind, Snapshot};
@@ -152,51 +152,40 @@ fn folder_json(path: &str, oid: &str) -> Value {
     json!({"type": "directory", "oid": oid, "size": 0, "path": path})
 }
 
-/// Parse the YAML front matter of a model card.
+/// Parse the YAML front matter of a model card (the card crate's parser): `Ok(None)` when the
+/// card has none.
 pub fn front_matter(text: &str) -> Result<Option<Value>, String> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let Some(rest) = text
-        .strip_prefix("---\n")
-        .or_else(|| text.strip_prefix("---\r\n"))
-    else {
-        return Ok(None);
-    };
-    let is_fence =
-        |after: &str| after.is_empty() || after.starts_with('\n') || after.starts_with("\r\n");
-    let yaml = if rest.starts_with("---") && is_fence(&rest[3..]) {
-        ""
-    } else {
-        let end = rest
-            .match_indices("\n---")
-            .map(|(i, _)| i)
-            .find(|&i| is_fence(&rest[i + 4..]));
-        let Some(end) = end else {
-            return Err("the YAML front matter is not closed by a '---' line".into());
-        };
-        &rest[..end]
-    };
-    if yaml.trim().is_empty() {
-        return Ok(Some(json!({})));
-    }
-    let value: Value = serde_yaml_ng::from_str(yaml)
-        .map_err(|e| format!("invalid YAML in the front matter: {e}"))?;
-    match value {
-        Value::Object(_) => Ok(Some(value)),
-        Value::Null => Ok(Some(json!({}))),
-        _ => Err("the YAML front matter must be a mapping".into()),
+    match weighhouse_card::Card::parse(text).front {
+        Ok(m) => Ok(m.map(Value::Object)),
+        Err(e) => Err(e.message),
     }
 }
 
-async fn card_data(ctx: &Ctx, snap: &Snapshot) -> Option<Value> {
-    let readme = snap.file("README.md")?;
-    if readme.size > 1 << 20 {
-        return None;
+/// A small file of a commit as text (lossy UTF-8): `Ok(None)` when there is no such file or it
+/// is larger than `limit`.
+pub(crate) async fn small_text(
+    app: &App,
+    snap: &Snapshot,
+    path: &str,
+    limit: u64,
+) -> ApiResult<Option<String>> {
+    let Some(f) = snap.file(path) else {
+        return Ok(None);
+    };
+    if f.size > limit {
+        return Ok(None);
     }
-    let sha = readme.sha256.parse().ok()?;
-    let bytes = ctx.app.store.read_all(&sha, 1 << 20).await.ok()?;
-    front_matter(&String::from_utf8_lossy(&bytes))
+    let sha = f.sha256.parse().map_err(ApiError::internal)?;
+    let bytes = app.store.read_all(&sha, limit).await?;
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+async fn card_data(ctx: &Ctx, snap: &Snapshot) -> Option<Value> {
+    let text = small_text(&ctx.app, snap, "README.md", 1 << 20)
+        .await
         .ok()
-        .flatten()
+        .flatten()?;
+    front_matter(&text).ok().flatten()
 }
 
 pub(crate) async fn info(
