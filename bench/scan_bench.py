@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Benchmark of `wh scan` against picklescan, modelscan and fickling, in the same run.
 
-* detection: every file of the scan corpus (default ../shared/fixtures/scan, 60 malicious and 52
+* detection: every file of the scan corpus (default tests/fixtures/reference/scan, 60 malicious and 52
   benign entries listed in its manifest.json) gets one verdict per tool: flagged, not flagged or
   error; `wh scan` also says "incomplete" (it could not read everything and found nothing at or
-  above high). The tools are run as ../shared/specs/scanning.md §1 describes and their verdicts
+  above high). The tools are run as bench/README.md describes and their verdicts
   read the same way:
     - picklescan 1.0.5: `picklescan --path FILE`, one process per file (file mode: directory mode
       skips .npy and extension-less files); flagged when its summary counts a dangerous global,
@@ -530,8 +530,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--wh", help="the wh binary (default $CARGO_TARGET_DIR/release/wh, else .../debug/wh; "
                                  "CARGO_TARGET_DIR defaults to ~/.cache/weighhouse/target)")
-    ap.add_argument("--corpus", default=os.path.normpath(os.path.join(ROOT, "..", "shared", "fixtures", "scan")),
-                    help="the scan corpus with its manifest.json (default ../shared/fixtures/scan)")
+    ap.add_argument("--corpus", default=os.path.join(ROOT, "tests", "fixtures", "reference", "scan"),
+                    help="the scan corpus with its manifest.json (default tests/fixtures/reference/scan)")
     ap.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of " + ",".join(TOOLS))
     ap.add_argument("--runs", type=int, default=3, help="timed runs over the corpus per tool, best and median (default 3)")
     ap.add_argument("--big-runs", type=int, default=10, help=f"timed runs of wh scan on {BIG_ID}.pkl, best taken (default 10)")

@@ -14,6 +14,12 @@ toolchain=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 msrv=$(sed -n 's/^rust-version *= *"\(.*\)"/\1/p' Cargo.toml)
 case "$toolchain" in "$msrv"|"$msrv".*) ;; *) echo "rust-toolchain.toml ($toolchain) and rust-version ($msrv) differ"; exit 1 ;; esac
 
+step "nothing outside the repository is referenced"
+python3 scripts/check_paths.py
+
+step "scanner corpus: every malicious pickle reaches its payload, no benign one does (inert unpickler)"
+python3 tests/fixtures/gen/verify_scan_corpus.py
+
 step "cargo fmt"
 cargo fmt --all -- --check
 

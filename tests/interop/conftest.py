@@ -16,4 +16,8 @@ def wh():
 
 @pytest.fixture(scope="session")
 def fixtures():
-    return pathlib.Path(os.environ.get("WH_FIXTURES", ROOT.parent / "shared" / "fixtures" / "formats"))
+    """The checkpoints written by the reference libraries (tests/fixtures/reference/formats)."""
+    path = ROOT / "tests" / "fixtures" / "reference" / "formats"
+    if not (path / "truth.json").is_file():
+        pytest.fail(f"{path} is missing: the reference fixtures are part of the repository")
+    return path

@@ -1,8 +1,8 @@
 """OpenSSF Model Signing: `wh hash`, `wh sign` and `wh verify` against the reference Python tool
 (`model-signing==1.1.1`, run through its CLI), in both directions, plus `wh fingerprint`.
 
-The model tree and the expected manifest are those of the worked example in
-shared/specs/oms-signing.md (sections 3.2 and 3.3). Keys and certificates are made here with
+The model tree and the expected manifest are those of the worked example of the OpenSSF Model
+Signing manifest (the reference's root digest `d871896f…`, also checked in the Rust tests). Keys and certificates are made here with
 `cryptography`; nothing touches the network.
 """
 

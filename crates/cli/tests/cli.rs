@@ -9,11 +9,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 fn fixtures() -> PathBuf {
-    std::env::var_os("WH_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/formats")
-        })
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/reference/formats")
 }
 
 fn wh(args: &[&str]) -> Output {

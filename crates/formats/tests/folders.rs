@@ -1,14 +1,14 @@
 //! A folder is read as one checkpoint: its sharded index, its TF `checkpoint` state, or its weight
 //! files; a folder holding several separate checkpoints is refused with a clear message.
 
+mod common;
+
 use std::path::PathBuf;
 
 use weighhouse_formats::{Checkpoint, Format};
 
 fn shared(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/formats")
-        .join(rel)
+    common::repo_fixtures("reference/formats").join(rel)
 }
 
 #[test]

@@ -157,12 +157,7 @@ fn keras_archive_deflated_is_inflated() {
 /// archive of a model without weights) must open.
 #[test]
 fn scan_corpus_keras_files_open() {
-    let scan =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/scan/benign");
-    if !scan.exists() {
-        eprintln!("skipped: {} not present", scan.display());
-        return;
-    }
+    let scan = common::repo_fixtures("reference/scan/benign");
     for (file, n) in [
         ("b34_h5_keras_dense.h5", 2),
         ("b35_h5_weights_only.h5", 2),

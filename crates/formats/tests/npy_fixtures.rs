@@ -114,7 +114,7 @@ fn inflation_beyond_the_budget_is_refused() {
 /// The scanner corpus shared by the project: benign NumPy files load, object arrays do not.
 #[test]
 fn scanner_corpus_numpy_files() {
-    let scan = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/scan");
+    let scan = common::repo_fixtures("reference/scan");
     let (ck, _) = read(&scan.join("benign/b29_npy_float32.npy"));
     assert_eq!(ck.tensors[0].shape, vec![10, 10]);
     let (ck, _) = read(&scan.join("benign/b30_npy_bigendian_int.npy"));

@@ -107,11 +107,7 @@ fn damaged_shard_is_reported() {
 /// non-tensor value, summarised by size.
 #[test]
 fn tf2_object_graph_is_reported_not_dropped() {
-    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/formats/tfckpt/ckpt");
-    if !shared.with_extension("index").exists() {
-        return;
-    }
+    let shared = common::repo_fixtures("reference/formats/tfckpt/ckpt");
     let ck = Checkpoint::open(&shared).expect("open");
     let graph = ck
         .other

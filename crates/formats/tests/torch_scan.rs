@@ -2,17 +2,15 @@
 //! `torch.load(weights_only=True)` fails too), and every malicious one is refused without
 //! anything in it being run.
 
+mod common;
+
 use std::path::PathBuf;
 
 use serde_json::Value;
 use weighhouse_formats::{Checkpoint, FormatError, Limits, torch};
 
 fn corpus() -> PathBuf {
-    std::env::var_os("WH_SCAN_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/scan")
-        })
+    common::repo_fixtures("reference/scan")
 }
 
 fn is_torch_name(name: &str) -> bool {

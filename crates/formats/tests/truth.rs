@@ -10,11 +10,7 @@ use serde_json::Value;
 use weighhouse_formats::Checkpoint;
 
 fn fixtures() -> PathBuf {
-    std::env::var_os("WH_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/formats")
-        })
+    common::repo_fixtures("reference/formats")
 }
 
 fn truth(file: &str) -> serde_json::Map<String, Value> {

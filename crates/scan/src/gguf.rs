@@ -688,13 +688,12 @@ fn check_block(toks: &[Tok], loc: &str, r: &mut Report) {
 mod tests {
     use super::*;
     use crate::report::Verdict;
-    use crate::testutil::fixtures;
+    use crate::testutil::corpus_file;
 
-    fn scan_file(rel: &str) -> Option<Report> {
-        let data = std::fs::read(fixtures().join("scan").join(rel)).ok()?;
+    fn scan_file(rel: &str) -> Report {
         let mut r = Report::default();
-        scan(&data, rel, &mut r);
-        Some(r)
+        scan(&corpus_file(rel), rel, &mut r);
+        r
     }
 
     fn tpl(t: &str) -> Report {
@@ -726,22 +725,20 @@ mod tests {
 
     #[test]
     fn corpus() {
-        if let Some(r) = scan_file("malicious/m59_gguf_chat_template_ssti.gguf") {
-            assert_eq!(r.verdict(), Verdict::Unsafe, "{r:?}");
-            assert!(
-                r.findings.iter().any(
-                    |f| f.rule == "gguf.template_injection" && f.severity == Severity::Critical
-                )
-            );
-        }
+        let r = scan_file("malicious/m59_gguf_chat_template_ssti.gguf");
+        assert_eq!(r.verdict(), Verdict::Unsafe, "{r:?}");
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.rule == "gguf.template_injection" && f.severity == Severity::Critical)
+        );
         for b in [
             "benign/b38_gguf_chatml.gguf",
             "benign/b52_gguf_no_template.gguf",
         ] {
-            if let Some(r) = scan_file(b) {
-                assert_eq!(r.verdict(), Verdict::Safe, "{b}: {r:?}");
-                assert!(r.findings.is_empty(), "{b}: {r:?}");
-            }
+            let r = scan_file(b);
+            assert_eq!(r.verdict(), Verdict::Safe, "{b}: {r:?}");
+            assert!(r.findings.is_empty(), "{b}: {r:?}");
         }
     }
 

@@ -409,14 +409,12 @@ impl Walker<'_> {
 mod tests {
     use super::*;
     use crate::report::Verdict;
-    use crate::testutil::fixtures;
+    use crate::testutil::corpus_file;
 
-    fn scan_file(rel: &str) -> Option<Report> {
-        let p = fixtures().join("scan").join(rel);
-        let data = std::fs::read(&p).ok()?;
+    fn scan_file(rel: &str) -> Report {
         let mut r = Report::default();
-        scan(&data, rel, &mut r);
-        Some(r)
+        scan(&corpus_file(rel), rel, &mut r);
+        r
     }
 
     fn config(text: &str) -> Report {
@@ -438,10 +436,7 @@ mod tests {
             "malicious/m52_h5_lambda_nested_submodel.h5",
             "malicious/m53_hdf5_ext_lambda.hdf5",
         ] {
-            let Some(r) = scan_file(m) else {
-                eprintln!("skipping {m}: fixture not found");
-                continue;
-            };
+            let r = scan_file(m);
             assert_eq!(r.verdict(), Verdict::Unsafe, "{m}: {r:?}");
             assert!(has(&r, "keras.lambda"), "{m}: {r:?}");
             assert!(r.incomplete.is_empty(), "{m}: {r:?}");
@@ -450,24 +445,20 @@ mod tests {
             "benign/b34_h5_keras_dense.h5",
             "benign/b35_h5_weights_only.h5",
         ] {
-            let Some(r) = scan_file(b) else {
-                eprintln!("skipping {b}: fixture not found");
-                continue;
-            };
+            let r = scan_file(b);
             assert_eq!(r.verdict(), Verdict::Safe, "{b}: {r:?}");
         }
     }
 
     #[test]
     fn nested_submodel_location() {
-        if let Some(r) = scan_file("malicious/m52_h5_lambda_nested_submodel.h5") {
-            assert!(
-                r.findings
-                    .iter()
-                    .any(|f| f.location.contains("!layer:inner!layer:lambda")),
-                "{r:?}"
-            );
-        }
+        let r = scan_file("malicious/m52_h5_lambda_nested_submodel.h5");
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.location.contains("!layer:inner!layer:lambda")),
+            "{r:?}"
+        );
     }
 
     #[test]
@@ -554,11 +545,7 @@ mod tests {
 
     #[test]
     fn truncated_and_mutated_h5_never_panic() {
-        let Some(data) =
-            std::fs::read(fixtures().join("scan/malicious/m52_h5_lambda_nested_submodel.h5")).ok()
-        else {
-            return;
-        };
+        let data = corpus_file("malicious/m52_h5_lambda_nested_submodel.h5");
         for len in (0..data.len()).step_by(97) {
             let mut r = Report::default();
             scan(&data[..len], "t", &mut r);

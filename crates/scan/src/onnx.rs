@@ -405,7 +405,7 @@ impl Scanner<'_> {
 mod tests {
     use super::*;
     use crate::report::Verdict;
-    use crate::testutil::{fixtures, fl, fv};
+    use crate::testutil::{corpus_file, fl, fv};
 
     fn scan_bytes(b: &[u8]) -> Report {
         let mut r = Report::default();
@@ -448,23 +448,20 @@ mod tests {
 
     #[test]
     fn corpus() {
-        let dir = fixtures().join("scan");
-        if let Ok(b) = std::fs::read(dir.join("malicious/m60_onnx_external_data_traversal.onnx")) {
-            assert!(looks_like(&b));
-            let r = scan_bytes(&b);
-            assert_eq!(r.verdict(), Verdict::Unsafe, "{r:?}");
-            assert!(
-                r.findings
-                    .iter()
-                    .any(|f| f.rule == "onnx.external_data_escape")
-            );
-        }
-        if let Ok(b) = std::fs::read(dir.join("benign/b39_onnx_matmul.onnx")) {
-            assert!(looks_like(&b));
-            let r = scan_bytes(&b);
-            assert_eq!(r.verdict(), Verdict::Safe, "{r:?}");
-            assert!(r.findings.is_empty(), "{r:?}");
-        }
+        let b = corpus_file("malicious/m60_onnx_external_data_traversal.onnx");
+        assert!(looks_like(&b));
+        let r = scan_bytes(&b);
+        assert_eq!(r.verdict(), Verdict::Unsafe, "{r:?}");
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.rule == "onnx.external_data_escape")
+        );
+        let b = corpus_file("benign/b39_onnx_matmul.onnx");
+        assert!(looks_like(&b));
+        let r = scan_bytes(&b);
+        assert_eq!(r.verdict(), Verdict::Safe, "{r:?}");
+        assert!(r.findings.is_empty(), "{r:?}");
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub(crate) fn scan(data: &[u8], loc: &str, r: &mut Report) {
 mod tests {
     use super::*;
     use crate::report::Verdict;
-    use crate::testutil::fixtures;
+    use crate::testutil::corpus_file;
 
     fn file(header: &str, data: &[u8]) -> Vec<u8> {
         let mut v = (header.len() as u64).to_le_bytes().to_vec();
@@ -87,11 +87,10 @@ mod tests {
 
     #[test]
     fn corpus() {
-        if let Ok(b) = std::fs::read(fixtures().join("scan/benign/b40_safetensors.safetensors")) {
-            let r = scan_bytes(&b);
-            assert_eq!(r.verdict(), Verdict::Safe, "{r:?}");
-            assert!(r.findings.is_empty(), "{r:?}");
-        }
+        let b = corpus_file("benign/b40_safetensors.safetensors");
+        let r = scan_bytes(&b);
+        assert_eq!(r.verdict(), Verdict::Safe, "{r:?}");
+        assert!(r.findings.is_empty(), "{r:?}");
     }
 
     #[test]

@@ -1633,7 +1633,7 @@ fn check_node(
 mod tests {
     use super::*;
     use crate::report::Verdict;
-    use crate::testutil::{fixtures, fl, fv};
+    use crate::testutil::{corpus_file, fl, fv};
 
     fn scan_bytes(b: &[u8]) -> Report {
         let mut r = Report::default();
@@ -1836,7 +1836,6 @@ mod tests {
 
     #[test]
     fn corpus() {
-        let dir = fixtures().join("scan");
         for (m, want) in [
             (
                 "malicious/m57_savedmodel_readfile_in_function/saved_model.pb",
@@ -1847,9 +1846,7 @@ mod tests {
                 "PrintV2",
             ),
         ] {
-            let Ok(b) = std::fs::read(dir.join(m)) else {
-                continue;
-            };
+            let b = corpus_file(m);
             assert!(looks_like(&b), "{m}");
             let r = scan_bytes(&b);
             assert_eq!(r.verdict(), Verdict::Unsafe, "{m}: {r:?}");
@@ -1860,12 +1857,11 @@ mod tests {
                 "{m}: {r:?}"
             );
         }
-        if let Ok(b) = std::fs::read(dir.join("benign/b37_savedmodel_matmul/saved_model.pb")) {
-            assert!(looks_like(&b));
-            let r = scan_bytes(&b);
-            assert_eq!(r.verdict(), Verdict::Safe, "{r:?}");
-            assert!(r.findings.is_empty(), "{r:?}");
-        }
+        let b = corpus_file("benign/b37_savedmodel_matmul/saved_model.pb");
+        assert!(looks_like(&b));
+        let r = scan_bytes(&b);
+        assert_eq!(r.verdict(), Verdict::Safe, "{r:?}");
+        assert!(r.findings.is_empty(), "{r:?}");
     }
 
     #[test]

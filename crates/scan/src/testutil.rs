@@ -1,12 +1,12 @@
 //! Helpers shared by the format modules' unit tests.
 
-/// The shared fixtures folder (`../shared/fixtures` beside the checkout, or the parent of
-/// `WH_FIXTURES`, which names the format fixtures as in the other crates' tests).
-pub(crate) fn fixtures() -> std::path::PathBuf {
-    match std::env::var_os("WH_FIXTURES") {
-        Some(p) => std::path::PathBuf::from(p).join(".."),
-        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"),
-    }
+/// The bytes of a file of the repository's scanner corpus (`tests/fixtures/reference/scan`), by
+/// its path in the corpus. A missing file fails the test: a broken checkout must not look green.
+pub(crate) fn corpus_file(rel: &str) -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/reference/scan")
+        .join(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("scanner corpus file {}: {e}", p.display()))
 }
 
 /// Append a protobuf varint.

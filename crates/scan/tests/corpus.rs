@@ -8,13 +8,7 @@ use serde_json::Value;
 use weighhouse_scan::{Options, Severity, Verdict, scan_path};
 
 fn corpus() -> PathBuf {
-    let base = std::env::var_os("WH_FIXTURES")
-        // WH_FIXTURES names the format fixtures; the scan corpus is beside them.
-        .map(|p| PathBuf::from(p).join(".."))
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-        });
-    base.join("scan")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/reference/scan")
 }
 
 #[test]
