@@ -26,6 +26,9 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo deny: licences, advisories, duplicate versions, sources"
+scripts/deny.sh
+
 step "cargo test"
 cargo test --workspace --locked
 
