@@ -5,7 +5,9 @@
 # it needs into .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/weighhouse/target}"
+# Absolute, so that tests which change folder or build a client's environment still find the binaries.
+CARGO_TARGET_DIR=$(realpath -m "${CARGO_TARGET_DIR:-$HOME/.cache/weighhouse/target}")
+export CARGO_TARGET_DIR
 
 venv=${WH_VENV:-.venv}
 if [ ! -x "$venv/bin/python" ]; then

@@ -1,17 +1,16 @@
-import os
 import pathlib
 
 import pytest
+
+from hub_support import WH_BIN, executable
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
 def wh():
-    path = os.environ.get("WH_BIN")
-    if not path:
-        pytest.fail("WH_BIN must name the wh binary (scripts/interop.sh sets it)")
-    return path
+    """The wh binary ($WH_BIN, else the debug build in $CARGO_TARGET_DIR)."""
+    return executable(WH_BIN, "wh binary")
 
 
 @pytest.fixture(scope="session")

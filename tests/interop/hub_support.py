@@ -13,11 +13,35 @@ import sys
 import threading
 import time
 
+import pytest
+
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)\s*$")
 
 # Everything a developer's shell could hold that would point a client at another hub, another
 # cache or another token, or take it offline.
 CLIENT_ENV_PREFIXES = ("HF_", "HUGGINGFACE", "HUGGING_FACE")
+
+
+def _target_binary(env_name, name):
+    """$env_name, else $CARGO_TARGET_DIR/debug/NAME (CARGO_TARGET_DIR defaulting to
+    ~/.cache/weighhouse/target), as an absolute path."""
+    path = os.environ.get(env_name)
+    if not path:
+        target = os.environ.get("CARGO_TARGET_DIR") or os.path.expanduser("~/.cache/weighhouse/target")
+        path = os.path.join(target, "debug", name)
+    return os.path.abspath(path)
+
+
+# Resolved when the tests are collected, before any fixture narrows the environment.
+WH_BIN = _target_binary("WH_BIN", "wh")
+HF_HUB_CHECK = _target_binary("WH_HF_HUB_CHECK", "wh-hf-hub-check")
+
+
+def executable(path, what):
+    """`path`, or a test failure (never a skip) saying how to build it."""
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.fail(f"no {what} at {path}: build it first (scripts/interop.sh does)")
+    return path
 
 
 def sha256_file(path):

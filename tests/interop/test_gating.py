@@ -33,8 +33,6 @@ FIELDS = ["--field", "Company=Acme", "--field", "Country=FR", "--field", "I agre
 
 @pytest.fixture(scope="module")
 def hub(wh, tmp_path_factory):
-    if not (os.path.isfile(wh) and os.access(wh, os.X_OK)):
-        pytest.fail(f"WH_BIN={wh} is not an executable file: build it first (scripts/interop.sh does)")
     base = tmp_path_factory.mktemp("gating")
     data = base / "data"
     data.mkdir()

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from hub_support import Hub, client_env, git_blob_id, lfs_pointer, run_client, sha256_file
+from hub_support import HF_HUB_CHECK, Hub, client_env, executable, git_blob_id, lfs_pointer, run_client, sha256_file
 
 HEX40 = re.compile(r"[0-9a-f]{40}")
 REPO = "alice/x"
@@ -37,8 +37,6 @@ LFS_PATHS = {"model.safetensors", "raw.dat", "data/corpus.txt"}
 
 @pytest.fixture(scope="module")
 def hub(wh, tmp_path_factory):
-    if not (os.path.isfile(wh) and os.access(wh, os.X_OK)):
-        pytest.fail(f"WH_BIN={wh} is not an executable file: build it first (scripts/interop.sh does)")
     base = tmp_path_factory.mktemp("hub")
     data = base / "data"
     data.mkdir()
@@ -587,13 +585,7 @@ for name, call in (
 
 
 def hf_hub_check():
-    path = os.environ.get("WH_HF_HUB_CHECK")
-    if not path:
-        target = os.environ.get("CARGO_TARGET_DIR") or os.path.expanduser("~/.cache/weighhouse/target")
-        path = os.path.join(target, "debug", "wh-hf-hub-check")
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        pytest.fail(f"{path} is missing: build it with `cargo build -p wh-hf-hub-check` (scripts/interop.sh does), or set WH_HF_HUB_CHECK")
-    return path
+    return executable(HF_HUB_CHECK, "wh-hf-hub-check binary (cargo build -p wh-hf-hub-check)")
 
 
 def run_rust(hub, home, *args, token=None):

@@ -4,8 +4,6 @@ commit intact and no half-written file visible; on SIGTERM it finishes requests 
 import base64
 import hashlib
 import json
-import os
-import pathlib
 import random
 import signal
 import threading
@@ -15,14 +13,6 @@ import httpx
 import pytest
 
 from hub_support import Hub
-
-
-@pytest.fixture
-def wh():
-    path = os.environ.get("WH_BIN", "")
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        pytest.fail(f"WH_BIN={path!r} is not an executable file: build it first (scripts/interop.sh does)")
-    return path
 
 
 def make_hub(wh, tmp_path):

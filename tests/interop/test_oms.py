@@ -11,7 +11,6 @@ import copy
 import datetime
 import hashlib
 import json
-import os
 import pathlib
 import re
 import shutil
@@ -28,19 +27,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from safetensors.numpy import load_file, save_file
 
 # --- the tools ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def wh():
-    """The wh binary: $WH_BIN, else $CARGO_TARGET_DIR/debug/wh (CARGO_TARGET_DIR defaulting to
-    ~/.cache/weighhouse/target). A missing binary fails the tests instead of skipping them."""
-    path = os.environ.get("WH_BIN")
-    if not path:
-        target = os.environ.get("CARGO_TARGET_DIR") or os.path.expanduser("~/.cache/weighhouse/target")
-        path = os.path.join(target, "debug", "wh")
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        pytest.fail(f"no wh binary at {path} (set WH_BIN; scripts/interop.sh builds it)")
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -79,6 +79,10 @@ pub struct Parent {
     /// Its NOTICE file, if it has one.
     #[serde(skip)]
     pub notice: Option<String>,
+    /// Why its card could not be read at all (no hub or folder given, the hub refused), when
+    /// it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unresolved: Option<String>,
 }
 
 /// The derived model.
@@ -410,9 +414,10 @@ pub fn check(child: &Child, parents: &[Parent]) -> Outcome {
                 level: "error",
                 parent: Some(p.id.clone()),
                 term: "unknown licence".into(),
-                message: match &p.license {
-                    Some(x) => format!("cannot determine the licence of {}: \"{x}\" is not a licence id", p.id),
-                    None => format!("cannot determine the licence of {}: its card declares no licence", p.id),
+                message: match (&p.license, &p.unresolved) {
+                    (Some(x), _) => format!("cannot determine the licence of {}: \"{x}\" is not a licence id", p.id),
+                    (None, Some(why)) => format!("cannot determine the licence of {}: it could not be resolved ({why})", p.id),
+                    (None, None) => format!("cannot determine the licence of {}: its card declares no licence", p.id),
                 },
             }),
         }

@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use weighhouse_tensor::units::{human_bytes, human_count};
+
 use crate::lint::{PLACEHOLDER, is_repo_id};
 
 /// One weight file.
@@ -207,36 +209,6 @@ pub fn pipeline_tag_for(architectures: &[String]) -> Option<&'static str> {
 pub fn base_model_from(name_or_path: &str) -> Option<String> {
     let s = name_or_path.trim();
     (s.matches('/').count() == 1 && is_repo_id(s)).then(|| s.to_string())
-}
-
-/// `1.2 GB`.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: &[&str] = &["B", "KB", "MB", "GB", "TB", "PB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < UNITS.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-/// `8.03B`, `124M`, `5.2K`.
-pub fn human_count(n: u64) -> String {
-    let f = n as f64;
-    if n >= 1_000_000_000 {
-        format!("{:.2}B", f / 1e9)
-    } else if n >= 1_000_000 {
-        format!("{:.0}M", f / 1e6)
-    } else if n >= 1_000 {
-        format!("{:.1}K", f / 1e3)
-    } else {
-        n.to_string()
-    }
 }
 
 /// `8030261248` → `8,030,261,248`.
@@ -621,7 +593,7 @@ mod tests {
         assert!(text.contains("- **Model type:** llama (LlamaForCausalLM), 8.03B parameters"));
         assert!(text.contains("`wfp1:abc`"));
         assert!(text.contains("pipeline(\"text-generation\""));
-        assert!(text.contains("| `model.safetensors` | safetensors | 16.1 GB | 291 |"));
+        assert!(text.contains("| `model.safetensors` | safetensors | 15.0 GiB | 291 |"));
         assert!(text.contains(PLACEHOLDER));
     }
 
@@ -679,9 +651,6 @@ mod tests {
         assert_eq!(base_model_from("/home/me/ckpt"), None);
         assert_eq!(base_model_from("./out/final"), None);
         assert_eq!(base_model_from("gpt2"), None);
-        assert_eq!(human_bytes(999), "999 B");
-        assert_eq!(human_bytes(1_500_000), "1.5 MB");
-        assert_eq!(human_count(124_439_808), "124M");
         assert_eq!(grouped(1234567), "1,234,567");
         assert_eq!(grouped(12), "12");
         let c = ConfigFacts::from_json(

@@ -12,6 +12,10 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
+    /// Print the result as JSON on stdout (one document), for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -91,10 +95,6 @@ pub struct CardLintArgs {
 
     #[command(flatten)]
     pub remote: RemoteArgs,
-
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `wh card new`.
@@ -118,10 +118,6 @@ pub struct CardNewArgs {
     /// Skip the weights fingerprint (it reads every tensor).
     #[arg(long)]
     pub no_fingerprint: bool,
-
-    /// Print JSON describing what was written.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `wh license` subcommands.
@@ -162,10 +158,6 @@ pub struct LicenseCheckArgs {
     /// Also fail (exit 1) on unmet notice and attribution duties and on findings that need review.
     #[arg(long)]
     pub strict: bool,
-
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `wh openness`.
@@ -176,10 +168,6 @@ pub struct OpennessArgs {
 
     #[command(flatten)]
     pub remote: RemoteArgs,
-
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `wh access` subcommands.
@@ -209,10 +197,6 @@ pub struct AccessRepoArgs {
 
     #[command(flatten)]
     pub remote: RemoteArgs,
-
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `wh access request`.
@@ -232,10 +216,6 @@ pub struct AccessRequestArgs {
     /// previous run); for scripts, and recorded in the audit log.
     #[arg(long = "i-accept", value_name = "SHA256")]
     pub i_accept: Option<String>,
-
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `wh access list`.
@@ -250,10 +230,6 @@ pub struct AccessListArgs {
     /// Which requests.
     #[arg(long, default_value = "pending", value_parser = ["pending", "accepted", "rejected"])]
     pub status: String,
-
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// A user of a repository's access list.
@@ -317,10 +293,6 @@ pub struct HashArgs {
 
     #[command(flatten)]
     pub coverage: CoverageArgs,
-
-    /// Print a JSON object instead of `<digest>  <name>` lines.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `wh sign`.
@@ -361,10 +333,6 @@ pub struct SignArgs {
 
     #[command(flatten)]
     pub coverage: CoverageArgs,
-
-    /// Print a JSON summary.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `wh verify`.
@@ -392,10 +360,6 @@ pub struct VerifyArgs {
 
     #[command(flatten)]
     pub coverage: CoverageArgs,
-
-    /// Print a JSON result.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `wh fingerprint`.
@@ -403,10 +367,6 @@ pub struct VerifyArgs {
 pub struct FingerprintArgs {
     /// A checkpoint: file, folder, sharded index or TensorFlow prefix.
     pub path: PathBuf,
-
-    /// Print a JSON object.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// A severity threshold.
@@ -431,11 +391,7 @@ pub struct ScanArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
 
-    /// Print JSON.
-    #[arg(long, conflicts_with = "sarif")]
-    pub json: bool,
-
-    /// Print SARIF 2.1 (for code-scanning tools).
+    /// Print SARIF 2.1 (for code-scanning tools) instead of text or JSON.
     #[arg(long)]
     pub sarif: bool,
 
@@ -476,6 +432,21 @@ pub struct ServeArgs {
     /// upload may then be lost in a power cut, though never in a crash of the hub itself).
     #[arg(long)]
     pub no_fsync: bool,
+
+    /// Log format on stderr: `text` for people, `json` (one object per line) for log collectors.
+    /// Each request gets one access-log line (target `wh::access`); `WH_LOG` sets the filter
+    /// (default `info`; `WH_LOG=warn` keeps only problems).
+    #[arg(long, env = "WH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How `wh serve` writes its log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per event.
+    Json,
 }
 
 /// `wh admin`.
@@ -581,9 +552,6 @@ pub enum OrgCommand {
 pub enum AuditCommand {
     /// List audit entries, oldest first.
     List {
-        /// Print a JSON array.
-        #[arg(long)]
-        json: bool,
         /// Only entries after this id.
         #[arg(long, default_value_t = 0)]
         since: i64,
@@ -594,11 +562,7 @@ pub enum AuditCommand {
     /// Check that no entry was altered, removed or reordered (each entry hashes the previous
     /// one) and that the log still reaches the entry named by the anchor file `audit.head`;
     /// exit 1 naming the first broken entry.
-    Verify {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Verify,
     /// Erase the personal data (client addresses, form answers, e-mail) of the entries a user
     /// made or that are about them; the hashes do not cover it, so the chain stays valid.
     Erase {
@@ -614,10 +578,6 @@ pub struct InspectArgs {
     /// Checkpoint files, model folders, sharded `*.index.json` files or TensorFlow prefixes.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-
-    /// Print one JSON object per path on stdout instead of a table.
-    #[arg(long)]
-    pub json: bool,
 
     /// Also compute the SHA-256 of every tensor's bytes (row-major, contiguous, little-endian).
     #[arg(long)]

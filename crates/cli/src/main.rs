@@ -7,7 +7,6 @@ mod cli;
 mod commands;
 mod printer;
 mod remote;
-mod size;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;
@@ -24,7 +23,12 @@ pub struct UserError(pub String);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let printer = Printer::new(cli.quiet);
+    let output = if cli.json {
+        printer::Output::Json
+    } else {
+        printer::Output::Text
+    };
+    let printer = Printer::new(cli.quiet, output);
     let result = match cli.command {
         Command::Inspect(args) => commands::inspect::run(args, &printer),
         Command::Convert(args) => commands::convert::run(args, &printer),
@@ -56,8 +60,14 @@ fn report(err: &anyhow::Error) -> ExitCode {
         }
     }
     let mut msg = format!("error: {err}");
+    let mut shown = err.to_string();
     for cause in err.chain().skip(1) {
-        msg.push_str(&format!("\n  caused by: {cause}"));
+        // Many errors quote their source in their own message: say each thing once.
+        let text = cause.to_string();
+        if !text.is_empty() && !shown.contains(&text) {
+            msg.push_str(&format!("\n  caused by: {text}"));
+        }
+        shown = text;
     }
     eprintln!("{msg}");
     if is_input_error(err) {

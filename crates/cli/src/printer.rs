@@ -5,16 +5,37 @@ use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// How results are printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Lines for people.
+    Text,
+    /// One JSON document (`--json`).
+    Json,
+}
+
 /// Output settings shared by every command.
 #[derive(Debug)]
 pub struct Printer {
     quiet: bool,
+    output: Output,
 }
 
 impl Printer {
     /// A printer; `quiet` hides progress and notes.
-    pub fn new(quiet: bool) -> Self {
-        Self { quiet }
+    pub fn new(quiet: bool, output: Output) -> Self {
+        Self { quiet, output }
+    }
+
+    /// Whether results are printed as JSON.
+    pub fn json(&self) -> bool {
+        self.output == Output::Json
+    }
+
+    /// Print a JSON document on stdout (pretty-printed).
+    pub fn json_value(&self, value: &serde_json::Value) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+        self.data(&text)
     }
 
     /// Write a line of data to stdout.

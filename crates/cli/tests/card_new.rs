@@ -1,28 +1,14 @@
 //! `wh card new` on a model folder written with the `safetensors` crate: the card's front
 //! matter, sections and the facts read from the weights and `config.json`.
 
+mod common;
+
+use common::{ok, wh};
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 use weighhouse_card::{Card, lint};
-
-fn wh(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wh"))
-        .args(args)
-        .output()
-        .expect("run wh")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = wh(args);
-    assert!(
-        out.status.success(),
-        "wh {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
 
 /// A model folder: one F32 [2, 3] and one BF16 [4] tensor, and a Llama-style config.json.
 fn model_folder(dir: &Path) {

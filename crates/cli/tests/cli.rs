@@ -1,36 +1,18 @@
 //! End-to-end tests of the `wh` binary on fixtures written by the reference libraries; converted
 //! output is read back with the `safetensors` crate (the reference implementation).
 
+mod common;
+
+use common::{hex, ok, wh};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/reference/formats")
-}
-
-fn wh(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wh"))
-        .args(args)
-        .output()
-        .expect("run wh")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = wh(args);
-    assert!(
-        out.status.success(),
-        "wh {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    common::fixtures("reference/formats")
 }
 
 fn truth() -> serde_json::Map<String, Value> {
@@ -352,7 +334,7 @@ fn convert_refuses_to_overwrite_and_leaves_nothing_on_failure() {
 }
 
 fn repo_fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+    common::fixtures("")
 }
 
 /// Quantised GGUF tensors, read by our GGUF reader and dequantised, match gguf-py's

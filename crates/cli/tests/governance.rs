@@ -1,30 +1,10 @@
 //! `wh card lint` and `wh license check` end to end, on model folders written here.
 
+mod common;
+
+use common::{code, json, stdout, wh};
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-use serde_json::Value;
-
-fn wh(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wh"))
-        .args(args)
-        .env_remove("WH_ENDPOINT")
-        .env_remove("HF_ENDPOINT")
-        .output()
-        .expect("run wh")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
-}
 
 const CARD: &str = "---
 license: apache-2.0

@@ -1,31 +1,15 @@
 //! `wh openness` on model folders written with the `safetensors` crate, and on a repository
 //! served by a minimal hub (listing, files, settings and refs).
 
+mod common;
+
+use common::{ok, wh};
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::{Value, json};
-
-fn wh(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wh"))
-        .args(args)
-        .env_remove("WH_ENDPOINT")
-        .env_remove("HF_ENDPOINT")
-        .output()
-        .expect("run wh")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = wh(args);
-    assert!(
-        out.status.success(),
-        "wh {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
 
 fn weights() -> Vec<u8> {
     let a: Vec<u8> = (0..6).flat_map(|i| (i as f32).to_le_bytes()).collect();

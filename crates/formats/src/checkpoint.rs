@@ -79,7 +79,7 @@ pub enum Base {
 }
 
 /// How a tensor's elements are laid out from [`DataSource::offset`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Layout {
     /// Row-major and contiguous: exactly `byte_len(dtype, shape)` bytes.
     Dense,
@@ -153,6 +153,36 @@ impl TensorView {
     pub fn num_elements(&self) -> u64 {
         num_elements(&self.shape).unwrap_or(0)
     }
+
+    /// What identifies the data this view reads: two views with the same key read the very same
+    /// stored bytes the same way, as a tied weight does (one PyTorch storage saved under two
+    /// names). Equal contents in two places are not tied.
+    pub fn data_key(&self) -> DataKey {
+        let base = match &self.source.base {
+            Base::File(n) => (0, *n),
+            // The address of the shared buffer: views of one decoded storage share it.
+            Base::Owned(bytes) => (1, bytes.as_ptr() as usize),
+        };
+        DataKey {
+            base,
+            offset: self.source.offset,
+            layout: self.source.layout.clone(),
+            big_endian: self.source.big_endian,
+            dtype: self.dtype,
+            shape: self.shape.clone(),
+        }
+    }
+}
+
+/// See [`TensorView::data_key`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DataKey {
+    base: (u8, usize),
+    offset: u64,
+    layout: Layout,
+    big_endian: bool,
+    dtype: DType,
+    shape: Vec<u64>,
 }
 
 /// A value found in a checkpoint that is not a tensor (an epoch number, a config string, GGUF

@@ -21,7 +21,8 @@ pub mod tf;
 pub mod torch;
 
 pub use checkpoint::{
-    Base, Checkpoint, DataSource, Files, Format, Layout, OpenFile, OtherValue, Parsed, TensorView,
+    Base, Checkpoint, DataKey, DataSource, Files, Format, Layout, OpenFile, OtherValue, Parsed,
+    TensorView,
 };
 pub use error::{Error, FormatError, ResultExt};
 pub use sniff::{Kind, sniff};

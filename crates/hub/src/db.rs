@@ -101,6 +101,18 @@ const SCHEMA: &[&str] = &[
         rejection_reason TEXT,
         UNIQUE (repo_id, user_id))",
     "CREATE INDEX IF NOT EXISTS access_requests_by_status ON access_requests (repo_id, status)",
+    "CREATE TABLE IF NOT EXISTS likes (
+        repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (repo_id, user_id))",
+    "CREATE INDEX IF NOT EXISTS likes_by_user ON likes (user_id, created_at)",
+    // Downloads per repository and UTC day (days since the epoch), counted as the Hub counts them.
+    "CREATE TABLE IF NOT EXISTS downloads (
+        repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+        day INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (repo_id, day))",
 ];
 
 /// Open (creating if needed) the database at `path` and bring its schema up to date.

@@ -92,11 +92,20 @@ pub fn router(app: Arc<api::App>) -> axum::Router {
     axum::Router::new().fallback(api::dispatch).with_state(app)
 }
 
+/// What a hub that has just started knows about itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Started {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// How many user accounts the hub has (none on a new data folder).
+    pub users: i64,
+}
+
 /// Serve until `shutdown` completes; requests in flight are finished first. `ready` is called
-/// with the bound address once the hub accepts connections.
+/// once the hub accepts connections.
 pub async fn serve(
     config: Config,
-    ready: impl FnOnce(SocketAddr),
+    ready: impl FnOnce(Started),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -109,7 +118,14 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
-    ready(listener.local_addr()?);
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&app.db)
+        .await
+        .context("counting users")?;
+    ready(Started {
+        addr: listener.local_addr()?,
+        users,
+    });
     let router = router(Arc::clone(&app));
     let anchor = tokio::spawn(keep_audit_anchor(Arc::clone(&app), data.clone()));
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

@@ -755,6 +755,96 @@ pub async fn commit_changes(
     Ok(c)
 }
 
+/// Replace the history of `branch` by one commit with its current files and no parent (the Hub's
+/// "super-squash"): the files stay as they are, every earlier commit leaves the branch. Other
+/// branches and tags keep their history.
+pub async fn squash_branch(
+    db: &Db,
+    cache: &SnapshotCache,
+    repo: &Repo,
+    branch: &str,
+    info: &CommitInfo,
+    actor: &Actor,
+) -> Result<Commit, CommitError> {
+    let ref_name = format!("refs/heads/{branch}");
+    let mut tx = db::write(db).await?;
+    let head: Option<String> =
+        sqlx::query_scalar("SELECT target FROM refs WHERE repo_id = ? AND name = ?")
+            .bind(repo.id)
+            .bind(&ref_name)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(head) = head else {
+        return Err(CommitError::NoBranch(branch.to_string()));
+    };
+    let snap = load_snapshot(&mut *tx, cache, repo.id, &head)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    let c = make_commit(&snap.files, Vec::new(), info, db::now_ms() / 1000);
+    insert_commit(&mut tx, repo.id, &c, &snap.files).await?;
+    sqlx::query("UPDATE refs SET target = ? WHERE repo_id = ? AND name = ?")
+        .bind(&c.oid)
+        .bind(repo.id)
+        .bind(&ref_name)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE repos SET updated_at = ? WHERE id = ?")
+        .bind(db::now_ms())
+        .bind(repo.id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        "branch.squash",
+        Some(&repo.audit_name()),
+        json!({"branch": branch, "commit": c.oid, "previous": head}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(c)
+}
+
+/// Create `namespace/name` as a copy of `src` inside `tx`: every commit, branch and tag, so the
+/// copy has the same history and commit ids. File contents are shared (the blob store is
+/// content-addressed), so nothing is copied but metadata. Returns the new repository's id.
+pub async fn duplicate(
+    tx: &mut Tx,
+    src: &Repo,
+    namespace: &str,
+    name: &str,
+    private: bool,
+) -> sqlx::Result<i64> {
+    let now = db::now_ms();
+    let id = sqlx::query("INSERT INTO repos (kind, namespace, name, private, gated, created_at, updated_at) VALUES (?, ?, ?, ?, 'false', ?, ?)")
+        .bind(src.kind.singular())
+        .bind(namespace)
+        .bind(name)
+        .bind(private as i64)
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .last_insert_rowid();
+    sqlx::query(
+        "INSERT INTO commits (repo_id, oid, tree, parents, author, email, time, title, message, files)
+         SELECT ?, oid, tree, parents, author, email, time, title, message, files FROM commits WHERE repo_id = ?",
+    )
+    .bind(id)
+    .bind(src.id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO refs (repo_id, name, target, message)
+         SELECT ?, name, target, message FROM refs WHERE repo_id = ? AND name NOT LIKE 'refs/pr/%'",
+    )
+    .bind(id)
+    .bind(src.id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@
 mod dtype;
 mod limits;
 mod shape;
+pub mod units;
 
 pub use dtype::{DType, GgmlBlock};
 pub use limits::Limits;

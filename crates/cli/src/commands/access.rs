@@ -212,11 +212,11 @@ fn request(args: AccessRequestArgs, printer: &Printer) -> Result<ExitCode> {
         printer.data(&serde_json::to_string_pretty(&v)?)?;
         Ok(())
     };
-    if !args.json {
+    if !printer.json() {
         print_agreement(printer, &args.repo, &g)?;
     }
     if g["gated"] == json!(false) {
-        if args.json {
+        if printer.json() {
             json_out(&before, false)?;
         } else {
             printer.data(&format!("{} is not gated: no request is needed", args.repo))?;
@@ -225,7 +225,7 @@ fn request(args: AccessRequestArgs, printer: &Printer) -> Result<ExitCode> {
     }
     match before.as_str() {
         "accepted" | "pending" => {
-            if args.json {
+            if printer.json() {
                 json_out(&before, false)?;
             } else {
                 printer.data(&format!(
@@ -235,7 +235,7 @@ fn request(args: AccessRequestArgs, printer: &Printer) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         "rejected" => {
-            if args.json {
+            if printer.json() {
                 json_out(&before, false)?;
             } else {
                 let why = g["rejectionReason"]
@@ -262,7 +262,7 @@ fn request(args: AccessRequestArgs, printer: &Printer) -> Result<ExitCode> {
     if let Some(accepted) = &args.i_accept
         && !accepted.trim().eq_ignore_ascii_case(&sha)
     {
-        if args.json {
+        if printer.json() {
             json_out(&before, false)?;
         }
         eprintln!(
@@ -273,7 +273,7 @@ fn request(args: AccessRequestArgs, printer: &Printer) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     if args.i_accept.is_none() && !interactive {
-        if args.json {
+        if printer.json() {
             json_out(&before, false)?;
         }
         return Err(UserError(format!(
@@ -324,7 +324,7 @@ fn request(args: AccessRequestArgs, printer: &Printer) -> Result<ExitCode> {
         }
     };
     let status = answer["status"].as_str().unwrap_or("pending").to_string();
-    if args.json {
+    if printer.json() {
         json_out(&status, true)?;
     } else {
         let what = match status.as_str() {
@@ -365,7 +365,7 @@ fn status(args: AccessRepoArgs, printer: &Printer) -> Result<ExitCode> {
         Ok(g) => g,
         Err(code) => return Ok(code),
     };
-    if args.json {
+    if printer.json() {
         printer.data(&serde_json::to_string_pretty(&g)?)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -406,7 +406,7 @@ fn list(args: AccessListArgs, printer: &Printer) -> Result<ExitCode> {
         Ok(v) => v,
         Err(code) => return Ok(code),
     };
-    if args.json {
+    if printer.json() {
         printer.data(&serde_json::to_string_pretty(&items)?)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -460,7 +460,11 @@ fn handle(
         "rejected" => "Rejected",
         _ => "Cancelled (back to pending)",
     };
-    printer.data(&format!("{done}: {} for {}", args.user, args.repo))?;
+    if printer.json() {
+        printer.json_value(&json!({"repo": args.repo, "user": args.user, "status": status}))?;
+    } else {
+        printer.data(&format!("{done}: {} for {}", args.user, args.repo))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -471,6 +475,10 @@ fn grant(args: AccessUserArgs, printer: &Printer) -> Result<ExitCode> {
     if let Err(code) = call(|| remote.json("POST", &url, Some(&body)))? {
         return Ok(code);
     }
-    printer.data(&format!("Granted {} access to {}", args.user, args.repo))?;
+    if printer.json() {
+        printer.json_value(&json!({"repo": args.repo, "user": args.user, "status": "accepted"}))?;
+    } else {
+        printer.data(&format!("Granted {} access to {}", args.user, args.repo))?;
+    }
     Ok(ExitCode::SUCCESS)
 }

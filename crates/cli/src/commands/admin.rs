@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use serde_json::json;
 use weighhouse_hub::auth::Role;
 use weighhouse_hub::{admin, audit};
 
@@ -44,10 +45,14 @@ async fn run_async(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitCod
             let token = admin::create_user(&db, &name, admin)
                 .await
                 .map_err(user_err)?;
-            printer.note(&format!(
-                "Created user {name}. Its token is shown once; keep it:"
-            ));
-            printer.data(&token)?;
+            if printer.json() {
+                printer.json_value(&json!({"user": name, "admin": admin, "token": token}))?;
+            } else {
+                printer.note(&format!(
+                    "Created user {name}. Its token is shown once; keep it:"
+                ));
+                printer.data(&token)?;
+            }
         }
         AdminCommand::Token(TokenCommand::Create {
             user,
@@ -57,33 +62,48 @@ async fn run_async(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitCod
             let token = admin::create_token(&db, &user, role(r), &label)
                 .await
                 .map_err(user_err)?;
-            printer.note(&format!(
-                "Created a {} token for {user}. It is shown once; keep it:",
-                role(r)
-            ));
-            printer.data(&token)?;
+            if printer.json() {
+                printer.json_value(
+                    &json!({"user": user, "role": role(r).to_string(), "label": label, "token": token}),
+                )?;
+            } else {
+                printer.note(&format!(
+                    "Created a {} token for {user}. It is shown once; keep it:",
+                    role(r)
+                ));
+                printer.data(&token)?;
+            }
         }
         AdminCommand::Token(TokenCommand::Revoke { id }) => {
             admin::revoke_token(&db, id).await.map_err(user_err)?;
-            printer.note(&format!("Revoked token {id}"));
+            done(
+                printer,
+                &format!("Revoked token {id}"),
+                json!({"revoked": id}),
+            )?;
         }
         AdminCommand::Org(OrgCommand::Create { name }) => {
             admin::create_org(&db, &name).await.map_err(user_err)?;
-            printer.note(&format!("Created organisation {name}"));
+            done(
+                printer,
+                &format!("Created organisation {name}"),
+                json!({"organization": name}),
+            )?;
         }
         AdminCommand::Org(OrgCommand::AddMember { org, user, role: r }) => {
             admin::add_member(&db, &org, &user, role(r))
                 .await
                 .map_err(user_err)?;
-            printer.note(&format!(
-                "{user} is now a member of {org} with the {} role",
-                role(r)
-            ));
+            done(
+                printer,
+                &format!("{user} is now a member of {org} with the {} role", role(r)),
+                json!({"organization": org, "user": user, "role": role(r).to_string()}),
+            )?;
         }
-        AdminCommand::Audit(AuditCommand::List { json, since, limit }) => {
+        AdminCommand::Audit(AuditCommand::List { since, limit }) => {
             let entries = admin::audit_list(&db, since, limit.unwrap_or(i64::MAX)).await?;
-            if json {
-                printer.data(&serde_json::to_string_pretty(&entries)?)?;
+            if printer.json() {
+                printer.json_value(&serde_json::Value::from(entries))?;
             } else {
                 for e in &entries {
                     let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
@@ -103,16 +123,20 @@ async fn run_async(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitCod
                 }
             }
         }
-        AdminCommand::Audit(AuditCommand::Verify { json }) => {
+        AdminCommand::Audit(AuditCommand::Verify) => {
             let result = admin::audit_verify(&db, &args.data).await?;
             db.close().await;
-            return print_verify(&result, json, printer);
+            return print_verify(&result, printer);
         }
         AdminCommand::Audit(AuditCommand::Erase { user }) => {
             let n = admin::audit_erase(&db, &user).await?;
-            printer.note(&format!(
-                "Erased the personal data of {n} audit entries of {user}; the chain is unchanged"
-            ));
+            done(
+                printer,
+                &format!(
+                    "Erased the personal data of {n} audit entries of {user}; the chain is unchanged"
+                ),
+                json!({"user": user, "erased_entries": n}),
+            )?;
         }
     }
     if wrote {
@@ -125,11 +149,21 @@ async fn run_async(args: AdminArgs, printer: &Printer) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+/// Report a change: a note for people, or its JSON on stdout with `--json`.
+fn done(printer: &Printer, note: &str, json: serde_json::Value) -> std::io::Result<()> {
+    if printer.json() {
+        printer.json_value(&json)
+    } else {
+        printer.note(note);
+        Ok(())
+    }
+}
+
 fn print_verify(
     result: &Result<audit::Intact, audit::Broken>,
-    json: bool,
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
+    let json = printer.json();
     match result {
         Ok(ok) => {
             if json {

@@ -98,7 +98,7 @@ fn lint_cmd(args: CardLintArgs, printer: &Printer) -> Result<ExitCode> {
     let text = match &src.card {
         Some(t) => t.clone(),
         None => {
-            if args.json {
+            if printer.json() {
                 printer.data(&serde_json::to_string(&json!({
                     "path": src.label,
                     "findings": [{"rule": "META-001", "severity": "error", "message": "there is no README.md (model card)"}],
@@ -162,7 +162,7 @@ fn lint_cmd(args: CardLintArgs, printer: &Printer) -> Result<ExitCode> {
         parents: parents.as_deref(),
     };
     let report = lint::lint(&card, &opts);
-    if args.json {
+    if printer.json() {
         let mut v = serde_json::to_value(&report)?;
         v["path"] = json!(src.label);
         v["passes"] = json!(report.passes());

@@ -65,7 +65,7 @@ pub fn run(args: CardNewArgs, printer: &Printer) -> Result<ExitCode> {
         },
     );
     let placeholders = text.matches(lint::PLACEHOLDER).count();
-    if args.json {
+    if printer.json() {
         printer.data(
             &json!({
                 "path": out.display().to_string(),

@@ -1,23 +1,25 @@
 //! `wh convert`: any readable checkpoint to safetensors, byte for byte unless a dtype is asked for,
 //! sharded with an index the way `transformers` writes large models.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use serde_json::json;
 use weighhouse_formats::safetensors::{
     OutTensor, StagedFile, header_bytes, index_json, plan_shards, sort_for_alignment,
 };
-use weighhouse_formats::{Checkpoint, DType, Format, TensorView};
+use weighhouse_formats::{Checkpoint, DType, DataKey, Format, TensorView};
 use weighhouse_ops::convert::{ConvertingWriter, encode_f32};
 use weighhouse_ops::dequant::{dequantize, is_supported};
 
 use crate::UserError;
 use crate::cli::{ConvertArgs, TargetDType};
 use crate::printer::Printer;
-use crate::size::{human, parse_size};
+use weighhouse_tensor::units::{human_bytes, parse_size};
 
 /// What happens to one tensor on the way out.
 #[derive(Debug, Clone, Copy)]
@@ -40,8 +42,20 @@ pub fn run(args: ConvertArgs, printer: &Printer) -> Result<ExitCode> {
         TargetDType::Bf16 => DType::BF16,
     });
 
+    // A tied weight (one storage under several names) is stored once, under its first name; the
+    // others are recorded in the metadata as `{removed: kept}`, as safetensors' `save_model`
+    // does, so that loaders can tie them again.
+    let mut first_of: HashMap<DataKey, usize> = HashMap::new();
+    let mut tied: Vec<(String, String)> = Vec::new();
     let mut outs = Vec::with_capacity(ck.tensors.len());
     for (i, t) in ck.tensors.iter().enumerate() {
+        if t.byte_len() > 0
+            && let Some(&k) = first_of.get(&t.data_key())
+        {
+            tied.push((t.name.clone(), ck.tensors[k].name.clone()));
+            continue;
+        }
+        first_of.insert(t.data_key(), i);
         let (dtype, plan) = plan_for(t, target)?;
         outs.push((
             OutTensor {
@@ -58,6 +72,17 @@ pub fn run(args: ConvertArgs, printer: &Printer) -> Result<ExitCode> {
     let shards = plan_shards(&order, max_shard).map_err(|e| UserError(e.to_string()))?;
 
     let (dir, stem) = output_location(&args.dst)?;
+    if let Some(ext) = args.dst.extension().and_then(|e| e.to_str())
+        && ext != "safetensors"
+        && !args.dst.is_dir()
+    {
+        printer.note(&format!(
+            "warning: {} ends in .{ext}, but wh convert writes safetensors: it is taken as a folder \
+             and {stem}.safetensors is written inside it (name the output *.safetensors to write \
+             that one file)",
+            args.dst.display()
+        ));
+    }
     let n = shards.len();
     let names: Vec<String> = if n == 1 {
         vec![format!("{stem}.safetensors")]
@@ -84,7 +109,12 @@ pub fn run(args: ConvertArgs, printer: &Printer) -> Result<ExitCode> {
     }
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
 
-    let metadata = output_metadata(&ck);
+    let mut metadata = output_metadata(&ck);
+    for (removed, kept) in &tied {
+        metadata
+            .entry(removed.clone())
+            .or_insert_with(|| kept.clone().into());
+    }
     let total: u64 = order
         .iter()
         .map(|t| weighhouse_tensor::byte_len(t.dtype, &t.shape).unwrap_or(0))
@@ -121,29 +151,78 @@ pub fn run(args: ConvertArgs, printer: &Printer) -> Result<ExitCode> {
         index.writer().write_all(&index_json(total, &weight_map))?;
         index.commit()?;
     }
-    if !ck.other.is_empty() {
-        let names: Vec<&str> = ck.other.iter().take(5).map(|o| o.name.as_str()).collect();
+    let written: Vec<PathBuf> = names.iter().map(|name| dir.join(name)).collect();
+    let index = (n > 1).then(|| dir.join(&index_name));
+    if printer.json() {
+        let files: Vec<serde_json::Value> = shards
+            .iter()
+            .zip(&written)
+            .map(|(shard, path)| {
+                let bytes: u64 = shard
+                    .iter()
+                    .map(|&k| {
+                        weighhouse_tensor::byte_len(order[k].dtype, &order[k].shape).unwrap_or(0)
+                    })
+                    .sum();
+                json!({"path": path, "tensors": shard.len(), "bytes": bytes})
+            })
+            .collect();
+        printer.json_value(&json!({
+            "source": args.src,
+            "files": files,
+            "index": index,
+            "tensors": order.len(),
+            "bytes": total,
+            "tied": tied.iter().map(|(removed, kept)| json!({"name": removed, "stored_as": kept})).collect::<Vec<_>>(),
+            "left_out": ck.other.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !tied.is_empty() {
         printer.note(&format!(
-            "note: {} non-tensor value{} ({}{}) cannot be stored in safetensors and were left out",
-            ck.other.len(),
-            if ck.other.len() == 1 { "" } else { "s" },
-            names.join(", "),
-            if ck.other.len() > names.len() {
-                ", ..."
-            } else {
-                ""
-            }
+            "note: {} tied tensor{} stored once: {}",
+            tied.len(),
+            if tied.len() == 1 { "" } else { "s" },
+            list_some(
+                tied.iter()
+                    .map(|(removed, kept)| format!("{removed} = {kept}"))
+            )
         ));
     }
+    if !ck.other.is_empty() {
+        printer.note(&format!(
+            "note: {} non-tensor value{} ({}) cannot be stored in safetensors and were left out",
+            ck.other.len(),
+            if ck.other.len() == 1 { "" } else { "s" },
+            list_some(ck.other.iter().map(|o| o.name.clone()))
+        ));
+    }
+    let place = match &index {
+        None => written[0].display().to_string(),
+        Some(index) => format!(
+            "{} files {} … {} with the index {}",
+            n,
+            written[0].display(),
+            names[n - 1],
+            index.display()
+        ),
+    };
     printer.note(&format!(
-        "wrote {} tensors, {} in {} file{} to {}",
+        "wrote {} tensors, {}, to {place}",
         order.len(),
-        human(total),
-        n,
-        if n == 1 { "" } else { "s" },
-        dir.display()
+        human_bytes(total),
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first five items, then `...` when there are more.
+fn list_some(items: impl ExactSizeIterator<Item = String>) -> String {
+    let n = items.len();
+    let mut shown: Vec<String> = items.take(5).collect();
+    if n > shown.len() {
+        shown.push("...".into());
+    }
+    shown.join(", ")
 }
 
 fn plan_for(t: &TensorView, target: Option<DType>) -> Result<(DType, Plan)> {

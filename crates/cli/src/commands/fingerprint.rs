@@ -15,7 +15,7 @@ pub fn run(args: FingerprintArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         Err(FingerprintError::Format(e)) => return Err(e.into()),
         Err(e @ FingerprintError::Empty(_)) => return Err(crate::UserError(e.to_string()).into()),
     };
-    if args.json {
+    if printer.json() {
         printer.data(
             &json!({
                 "path": args.path.display().to_string(),

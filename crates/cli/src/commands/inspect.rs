@@ -10,7 +10,7 @@ use weighhouse_formats::{Checkpoint, TensorView};
 
 use crate::cli::InspectArgs;
 use crate::printer::Printer;
-use crate::size::{human, human_count};
+use weighhouse_tensor::units::{human_bytes, human_count};
 
 /// Run `wh inspect`.
 pub fn run(args: InspectArgs, printer: &Printer) -> Result<ExitCode> {
@@ -29,7 +29,7 @@ pub fn run(args: InspectArgs, printer: &Printer) -> Result<ExitCode> {
         } else {
             None
         };
-        if args.json {
+        if printer.json() {
             printer.data(&serde_json::to_string(&to_json(&ck, digests.as_deref()))?)?;
         } else {
             print_table(&ck, digests.as_deref(), printer)?;
@@ -175,7 +175,7 @@ fn print_table(ck: &Checkpoint, digests: Option<&[String]>, printer: &Printer) -
             t.dtype.name(),
             shape(t),
             t.num_elements(),
-            human(t.byte_len())
+            human_bytes(t.byte_len())
         );
         if let Some(d) = digests {
             line.push_str("  ");
@@ -192,7 +192,7 @@ fn print_table(ck: &Checkpoint, digests: Option<&[String]>, printer: &Printer) -
         printer.data(&format!(
             "{dtype:<8} {n:>7} tensors  {:>10} parameters  {:>10}",
             human_count(*params),
-            human(*bytes)
+            human_bytes(*bytes)
         ))?;
     }
     let total_bytes: u64 = ck.tensors.iter().map(TensorView::byte_len).sum();
@@ -200,7 +200,7 @@ fn print_table(ck: &Checkpoint, digests: Option<&[String]>, printer: &Printer) -
         "total    {:>7} tensors  {:>10} parameters  {:>10}  ({} parameters)",
         ck.tensors.len(),
         human_count(ck.parameters()),
-        human(total_bytes),
+        human_bytes(total_bytes),
         ck.parameters()
     ))?;
     if !ck.metadata.is_empty() {

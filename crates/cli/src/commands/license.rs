@@ -114,7 +114,7 @@ fn check(args: LicenseCheckArgs, printer: &Printer) -> Result<ExitCode> {
     let unmet = outcome.unmet_duties().count();
     let failed = outcome.verdict == Verdict::NotAllowed
         || args.strict && (outcome.verdict == Verdict::Review || unmet > 0);
-    if args.json {
+    if printer.json() {
         let mut v = serde_json::to_value(&outcome)?;
         v["model"] = json!(child.name);
         v["path"] = json!(src.label);
@@ -153,6 +153,7 @@ pub(crate) fn resolve_parent(
             license_name: card.as_ref().and_then(|c| c.str_field("license_name")),
             source,
             notice,
+            unresolved: None,
         }
     };
     if let Some(dir) = dir
@@ -181,7 +182,8 @@ pub(crate) fn resolve_parent(
             Err(e) => {
                 return Ok(Parent {
                     id: id.into(),
-                    source: format!("{source} ({e})"),
+                    unresolved: Some(format!("{source}: {e}")),
+                    source,
                     ..Parent::default()
                 });
             }
@@ -198,7 +200,12 @@ pub(crate) fn resolve_parent(
     }
     Ok(Parent {
         id: id.into(),
-        source: "unresolved: give --endpoint, --parents-dir or --parent ID=LICENSE".into(),
+        source: "unresolved".into(),
+        unresolved: Some(
+            "no hub or folder to read its card from: give --endpoint (or set WH_ENDPOINT), \
+             --parents-dir DIR or --parent ID=LICENSE"
+                .into(),
+        ),
         ..Parent::default()
     })
 }
@@ -225,7 +232,11 @@ fn print_human(child: &Child, o: &Outcome, printer: &Printer) -> Result<()> {
         printer.data(&format!(
             "  parent {}: {}{}  [{}]",
             p.id,
-            p.license.as_deref().unwrap_or("(no licence found)"),
+            p.license.as_deref().unwrap_or(if p.unresolved.is_some() {
+                "(not resolved)"
+            } else {
+                "(no licence found)"
+            }),
             p.license_name
                 .as_deref()
                 .map(|n| format!(" ({n})"))

@@ -37,7 +37,7 @@ pub fn run(args: OpennessArgs, printer: &Printer) -> Result<ExitCode> {
         ))
         .into());
     };
-    if args.json {
+    if printer.json() {
         printer.data(&serde_json::to_string(&report)?)?;
     } else {
         print_report(&report, &args.path, printer)?;

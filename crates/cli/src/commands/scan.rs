@@ -41,7 +41,7 @@ pub fn run(args: ScanArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let failed = reports.iter().any(|r| {
         r.verdict == Verdict::Incomplete || r.findings.iter().any(|f| f.severity >= fail_on)
     });
-    if args.json {
+    if printer.json() {
         printer.data(&serde_json::to_string_pretty(&json!({ "files": reports }))?)?;
     } else if args.sarif {
         printer.data(&serde_json::to_string_pretty(&sarif(&reports))?)?;

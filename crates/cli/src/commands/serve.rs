@@ -7,18 +7,21 @@ use anyhow::Context;
 use weighhouse_hub::Config;
 
 use crate::UserError;
-use crate::cli::ServeArgs;
+use crate::cli::{LogFormat, ServeArgs};
 use crate::printer::Printer;
 
 pub fn run(args: ServeArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let lfs_part_size = crate::size::parse_size(&args.lfs_part_size).map_err(UserError)?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let log = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => log.init(),
+        LogFormat::Json => log.json().flatten_event(true).init(),
+    }
+    let lfs_part_size =
+        weighhouse_tensor::units::parse_size(&args.lfs_part_size).map_err(UserError)?;
     if lfs_part_size < 5 << 20 {
         return Err(UserError("--lfs-part-size must be at least 5MiB".into()).into());
     }
@@ -35,10 +38,18 @@ pub fn run(args: ServeArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let quiet = printer;
     runtime.block_on(weighhouse_hub::serve(
         config,
-        |addr| {
+        |started| {
+            let addr = started.addr;
             quiet.note(&format!(
                 "wh serve: data in {data}; set HF_ENDPOINT=http://{addr} in clients"
             ));
+            if started.users == 0 {
+                quiet.note(&format!(
+                    "wh serve: this hub has no users yet. Create the first one, a site \
+                     administrator, in another terminal:\n    wh admin user create NAME --admin \
+                     --data {data}\nIt prints the user's token once: clients use it as HF_TOKEN."
+                ));
+            }
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "listening on http://{addr}");
             let _ = out.flush();

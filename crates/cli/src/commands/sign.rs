@@ -89,7 +89,7 @@ pub fn hash(args: HashArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let m = manifest::hash_entries(&entries, manifest::default_threads(), &|n| bar.inc(n))
         .map_err(input_error)?;
     bar.finish_and_clear();
-    if args.json {
+    if printer.json() {
         printer.data(&serde_json::to_string_pretty(&manifest_json(
             &args.path, &m,
         ))?)?;
@@ -150,7 +150,7 @@ pub fn sign(args: SignArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     write_atomically(&signature, signed.bundle.as_bytes())?;
     let root = hex::encode(signed.manifest.root());
-    if args.json {
+    if printer.json() {
         printer.data(&json!({"signature": signature.display().to_string(), "root": root, "files": signed.manifest.resources.len(), "bytes": signed.manifest.total_size()}).to_string())?;
     } else {
         printer.data(&format!(
@@ -211,7 +211,7 @@ pub fn verify(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| default_signature(&args.model));
     let fail = |msg: String| -> anyhow::Result<ExitCode> {
-        if args.json {
+        if printer.json() {
             printer.data(&json!({"valid": false, "error": msg}).to_string())?;
         }
         eprintln!("verification failed: {msg}");
@@ -246,7 +246,7 @@ pub fn verify(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     match result {
         Ok(v) => {
-            if args.json {
+            if printer.json() {
                 printer.data(&json!({"valid": true, "root": v.root, "signer": v.signer, "files": v.manifest.resources.len()}).to_string())?;
             } else {
                 printer.data(&format!(

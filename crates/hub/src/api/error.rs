@@ -13,6 +13,8 @@ pub struct ApiError {
     pub(crate) message: String,
     pub(crate) commit: Option<String>,
     pub(crate) extra: Option<Box<serde_json::Value>>,
+    /// The request's id, set by the dispatcher and reported in the body as `requestId`.
+    pub(crate) request_id: Option<String>,
 }
 
 /// Result of a handler.
@@ -26,6 +28,7 @@ impl ApiError {
             message: message.into(),
             commit: None,
             extra: None,
+            request_id: None,
         }
     }
 
@@ -105,6 +108,22 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<crate::repo::CommitError> for ApiError {
+    fn from(e: crate::repo::CommitError) -> Self {
+        use crate::repo::CommitError as E;
+        match e {
+            E::NoBranch(b) => Self::revision_not_found(&b),
+            E::ParentMismatch { .. } => Self::new(StatusCode::PRECONDITION_FAILED, e.to_string()),
+            E::Missing(m) => Self {
+                code: Some("EntryNotFound"),
+                ..Self::not_found(m)
+            },
+            E::Conflict(m) => Self::conflict(m),
+            E::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<weighhouse_store::StoreError> for ApiError {
     fn from(e: weighhouse_store::StoreError) -> Self {
         use weighhouse_store::StoreError as E;
@@ -134,6 +153,9 @@ fn header_text(s: &str) -> HeaderValue {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({ "error": self.message });
+        if let (Some(id), Some(obj)) = (&self.request_id, body.as_object_mut()) {
+            obj.insert("requestId".into(), json!(id));
+        }
         if let (Some(extra), Some(obj)) = (self.extra, body.as_object_mut())
             && let Some(e) = extra.as_object()
         {

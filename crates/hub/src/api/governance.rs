@@ -193,6 +193,7 @@ async fn local_parents(ctx: &Ctx, card: &Card) -> ApiResult<Option<Vec<Parent>>>
                 .and_then(|c| c.str_field("license_name")),
             source: format!("{}@{oid}", repo.full_name()),
             notice,
+            unresolved: None,
         });
     }
     Ok(Some(out))

@@ -5,13 +5,18 @@
 //! end in `.git` only in LFS URLs. Each segment is decoded after the split.
 
 mod access;
+mod attributes;
 mod audit_log;
 mod error;
 mod gate;
 mod governance;
 mod lfs;
+mod likes;
+mod ndjson;
 mod read;
+mod refs;
 mod repos;
+mod request_log;
 mod resolve;
 mod write;
 
@@ -30,9 +35,10 @@ pub use gate::AgreementCache;
 
 /// The parsers of client input, for tests and fuzzing.
 pub mod parsers {
+    pub use super::attributes::{Attributes, LFS_THRESHOLD, wants_lfs};
+    pub use super::ndjson::{Decoded, decode_line};
     pub use super::read::front_matter;
     pub use super::resolve::{Range, parse_range};
-    pub use super::write::{Attributes, Decoded, LFS_THRESHOLD, decode_line, wants_lfs};
 
     /// Run one parser on fuzz input (the first byte picks it) and check what it accepts: paths of
     /// accepted lines are valid, ranges lie inside the file, empty files never go to LFS.
@@ -130,6 +136,8 @@ pub(crate) struct Ctx {
     pub caller: Option<Caller>,
     pub base: String,
     pub headers: HeaderMap,
+    /// The request path, as sent (percent-encoded).
+    pub path: String,
     pub query: Vec<(String, String)>,
     /// The client's address, when the server knows the connection's peer.
     pub ip: Option<String>,
@@ -280,15 +288,21 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
     )
 }
 
-/// The single entry point: authenticate, then route on the decoded path segments.
+/// The single entry point: authenticate, then route on the decoded path segments. Every answer
+/// carries the request id, and its access-log line is written once its body has been sent.
 pub(crate) async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
-    match route(app, req).await {
+    let mut entry = request_log::Entry::start(req.method(), req.uri().path(), req.headers());
+    let resp = match route(app, req, &mut entry).await {
         Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
+        Err(mut e) => {
+            e.request_id = Some(entry.id.clone());
+            e.into_response()
+        }
+    };
+    entry.finish(resp)
 }
 
-async fn route(app: Arc<App>, req: Request) -> ApiResult {
+async fn route(app: Arc<App>, req: Request, entry: &mut request_log::Entry) -> ApiResult {
     let (parts, body) = req.into_parts();
     let raw = parts.uri.path();
     let mut segs: Vec<String> = Vec::new();
@@ -325,11 +339,13 @@ async fn route(app: Arc<App>, req: Request) -> ApiResult {
         ),
         _ => None,
     };
+    entry.user = caller.as_ref().map(|c| c.name.clone());
     let ctx = Ctx {
         app: Arc::clone(&app),
         caller,
         base,
         headers: parts.headers.clone(),
+        path: raw.to_string(),
         query,
         ip,
     };
@@ -348,6 +364,7 @@ async fn route(app: Arc<App>, req: Request) -> ApiResult {
         )
         .into_response()),
         ["api", "admin", "audit"] if m == Method::GET => audit_log::export(&ctx).await,
+        ["api", "users", user, "likes"] if m == Method::GET => likes::liked_by(&ctx, user).await,
         ["api", "health"] => Ok(axum::Json(serde_json::json!({"status": "ok"})).into_response()),
         ["api", kind] if m == Method::GET && RepoKind::from_plural(kind).is_some() => {
             read::list(&ctx, RepoKind::from_plural(kind).expect("checked")).await
@@ -460,15 +477,20 @@ async fn repo_api(
         }
         ["user-access-request", status] if get => access::list(ctx, kind, ns, name, status).await,
         ["branch", branch] if m == Method::POST => {
-            write::create_branch(ctx, kind, ns, name, branch, body).await
+            refs::create_branch(ctx, kind, ns, name, branch, body).await
         }
         ["branch", branch] if m == Method::DELETE => {
-            write::delete_branch(ctx, kind, ns, name, branch).await
+            refs::delete_branch(ctx, kind, ns, name, branch).await
         }
-        ["tag", rev] if m == Method::POST => {
-            write::create_tag(ctx, kind, ns, name, rev, body).await
+        ["tag", rev] if m == Method::POST => refs::create_tag(ctx, kind, ns, name, rev, body).await,
+        ["tag", tag] if m == Method::DELETE => refs::delete_tag(ctx, kind, ns, name, tag).await,
+        ["like"] if m == Method::POST => likes::set(ctx, kind, ns, name, true).await,
+        ["like"] if m == Method::DELETE => likes::set(ctx, kind, ns, name, false).await,
+        ["likers"] if get => likes::likers(ctx, kind, ns, name).await,
+        ["duplicate"] if m == Method::POST => repos::duplicate(ctx, kind, ns, name, body).await,
+        ["super-squash", branch] if m == Method::POST => {
+            refs::super_squash(ctx, kind, ns, name, branch, body).await
         }
-        ["tag", tag] if m == Method::DELETE => write::delete_tag(ctx, kind, ns, name, tag).await,
         ["xet-write-token", ..] | ["xet-read-token", ..] => {
             ctx.readable(kind, ns, name).await?;
             Err(ApiError::new(

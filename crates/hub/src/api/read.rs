@@ -35,7 +35,8 @@ pub(crate) async fn list(ctx: &Ctx, kind: RepoKind) -> ApiResult {
         .clamp(1, 1000);
     let offset: usize = ctx.q("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
     let rows = sqlx::query(
-        "SELECT r.id, r.namespace, r.name, r.private, r.created_at, r.updated_at, f.target
+        "SELECT r.id, r.namespace, r.name, r.private, r.created_at, r.updated_at, f.target,
+                (SELECT COUNT(*) FROM likes l WHERE l.repo_id = r.id)
          FROM repos r LEFT JOIN refs f ON f.repo_id = r.id AND f.name = 'refs/heads/main'
          WHERE r.kind = ? ORDER BY r.updated_at DESC, r.id DESC",
     )
@@ -92,7 +93,7 @@ pub(crate) async fn list(ctx: &Ctx, kind: RepoKind) -> ApiResult {
             "createdAt": db::iso_ms(r.get(4)),
             "lastModified": db::iso_ms(r.get(5)),
             "downloads": 0,
-            "likes": 0,
+            "likes": r.get::<i64, _>(7),
             "tags": [],
         });
         if kind == RepoKind::Model {
@@ -242,7 +243,7 @@ pub(crate) async fn info(
         "gated": gated,
         "disabled": false,
         "downloads": 0,
-        "likes": 0,
+        "likes": super::likes::count(&ctx.app.db, repo.id).await?,
         "tags": tags,
         "siblings": siblings,
         "usedStorage": snap.total_size(),

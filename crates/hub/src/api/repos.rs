@@ -297,3 +297,77 @@ pub(crate) async fn settings(
     };
     Ok(axum::Json(json!({"private": private, "gated": gated_json})).into_response())
 }
+
+#[derive(Deserialize)]
+struct DuplicateRepo {
+    /// `namespace/name` of the copy.
+    repository: String,
+    visibility: Option<String>,
+    private: Option<bool>,
+}
+
+/// `POST /api/{type}s/{repo}/duplicate` `{"repository", "visibility"?}`: a copy of a repository
+/// with its whole history (every commit, branch and tag), as `HfApi.duplicate_repo` asks. The
+/// copy is private when the source is, unless the request says otherwise. A gated repository can
+/// only be duplicated by members of its namespace: a copy would otherwise carry its files past
+/// the gate.
+pub(crate) async fn duplicate(
+    ctx: &Ctx,
+    kind: RepoKind,
+    ns: &str,
+    name: &str,
+    body: Body,
+) -> ApiResult {
+    let req: DuplicateRepo = json_body(body).await?;
+    let src = ctx.readable(kind, ns, name).await?;
+    let caller = ctx.require_caller()?;
+    if super::gate::is_gated(&src)
+        && auth::role_on(&ctx.app.db, Some(caller), &src.namespace)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::forbidden(format!(
+            "{} is gated: only members of {} can duplicate it",
+            src.full_name(),
+            src.namespace
+        )));
+    }
+    let (to_ns, to_name) = split_name(ctx, &req.repository, None)?;
+    let private = match req.visibility.as_deref() {
+        Some("private") | Some("protected") => true,
+        Some("public") => false,
+        Some(v) => return Err(ApiError::bad_request(format!("Unknown visibility {v:?}"))),
+        None => req.private.unwrap_or(src.private),
+    };
+    let Some((_, to_ns)) = auth::namespace(&ctx.app.db, &to_ns).await? else {
+        return Err(ApiError::forbidden(format!(
+            "The namespace {to_ns:?} does not exist, or you cannot create repositories in it"
+        )));
+    };
+    let full = format!("{to_ns}/{to_name}");
+    ctx.require_write(&to_ns, &full).await?;
+    let mut tx = db::write(&ctx.app.db).await?;
+    if let Some(existing) = repo::find_tx(&mut tx, kind, &to_ns, &to_name).await? {
+        drop(tx);
+        return Err(ApiError::conflict(format!(
+            "A {} repository named {full} already exists",
+            kind.singular()
+        ))
+        .with_extra(json!({"url": ctx.repo_url(kind, &existing.full_name())})));
+    }
+    let id = repo::duplicate(&mut tx, &src, &to_ns, &to_name, private).await?;
+    audit::record(
+        &mut tx,
+        &ctx.actor(),
+        "repo.duplicate",
+        Some(&format!("{}/{full}", kind.plural())),
+        json!({"from": src.audit_name(), "private": private, "repo_id": id}),
+    )
+    .await?;
+    tx.commit().await?;
+    let url = ctx.repo_url(kind, &full);
+    Ok(
+        axum::Json(json!({"url": url, "name": full, "id": full, "filesCopyPending": false}))
+            .into_response(),
+    )
+}

@@ -1,4 +1,6 @@
-//! Human byte sizes: parsing `5GB` / `2GiB` and printing `1.5 GiB`.
+//! Sizes and counts for people: parsing `5GB` / `2GiB`, printing `1.5 GiB` and `124.4M`. Every
+//! command and every generated document uses these, so one file is described the same way
+//! everywhere.
 
 /// Parse a size: a byte count, or a number with a unit (`KB`, `MB`, `GB`, `TB` are powers of 1000,
 /// `KiB`, `MiB`, `GiB`, `TiB` powers of 1024), as `transformers` reads `max_shard_size`.
@@ -28,8 +30,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
-/// Format a byte count for people.
-pub fn human(bytes: u64) -> String {
+/// Format a byte count for people, in powers of 1024 (`1.5 GiB`).
+pub fn human_bytes(bytes: u64) -> String {
     const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut v = bytes as f64;
     let mut u = 0;
@@ -66,7 +68,9 @@ mod tests {
         assert_eq!(parse_size("1.5MB"), Ok(1_500_000));
         assert!(parse_size("5XB").is_err());
         assert!(parse_size("0").is_err());
-        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_count(8_030_261_248), "8.03B");
         assert_eq!(human_count(124_439_808), "124.4M");
     }
 }
