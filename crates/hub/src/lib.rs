@@ -11,6 +11,7 @@ pub mod auth;
 pub mod db;
 pub mod git;
 pub mod repo;
+pub mod stats;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -78,6 +79,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<api::App>> {
     let downloads = audit::Batcher::start(db.clone());
     Ok(Arc::new(api::App {
         downloads,
+        download_counts: stats::Downloads::default(),
         db,
         store,
         cache: repo::SnapshotCache::default(),
@@ -128,6 +130,7 @@ pub async fn serve(
     });
     let router = router(Arc::clone(&app));
     let anchor = tokio::spawn(keep_audit_anchor(Arc::clone(&app), data.clone()));
+    let counting = tokio::spawn(keep_download_counts(Arc::clone(&app)));
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     // Large reads keep uploads cheap: the default buffer caps each read of a body at ~400 KiB.
     builder.http1().max_buf_size(4 << 20);
@@ -166,11 +169,26 @@ pub async fn serve(
     drop(listener);
     graceful.shutdown().await;
     anchor.abort();
+    counting.abort();
+    if let Err(e) = app.download_counts.flush(&app.db).await {
+        tracing::warn!("writing the download counts failed: {e}");
+    }
     if let Err(e) = audit::write_anchor(&app.db, &data).await {
         tracing::warn!("writing the audit anchor failed: {e:#}");
     }
     app.db.close().await;
     Ok(())
+}
+
+/// Write the download counts every [`stats::FLUSH_INTERVAL`].
+async fn keep_download_counts(app: Arc<api::App>) {
+    let mut tick = tokio::time::interval(stats::FLUSH_INTERVAL);
+    loop {
+        tick.tick().await;
+        if let Err(e) = app.download_counts.flush(&app.db).await {
+            tracing::warn!("writing the download counts failed: {e}");
+        }
+    }
 }
 
 /// How often the hub writes the audit log's last entry to `audit.head`.

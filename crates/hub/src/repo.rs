@@ -755,6 +755,34 @@ pub async fn commit_changes(
     Ok(c)
 }
 
+/// Every LFS object a repository's history references, once each (by SHA-256), with the first
+/// path it had and the time (seconds) of the oldest commit holding it.
+pub async fn lfs_objects(
+    db: &Db,
+    cache: &SnapshotCache,
+    repo_id: i64,
+) -> sqlx::Result<Vec<(FileEntry, i64)>> {
+    let commits: Vec<(String, i64)> =
+        sqlx::query_as("SELECT oid, time FROM commits WHERE repo_id = ? ORDER BY time, oid")
+            .bind(repo_id)
+            .fetch_all(db)
+            .await?;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out: Vec<(FileEntry, i64)> = Vec::new();
+    for (oid, time) in commits {
+        let Some(snap) = load_snapshot(db, cache, repo_id, &oid).await? else {
+            continue;
+        };
+        for f in snap.files.iter().filter(|f| f.lfs) {
+            if !seen.contains_key(&f.sha256) {
+                seen.insert(f.sha256.clone(), out.len());
+                out.push((f.clone(), time));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Replace the history of `branch` by one commit with its current files and no parent (the Hub's
 /// "super-squash"): the files stay as they are, every earlier commit leaves the branch. Other
 /// branches and tags keep their history.

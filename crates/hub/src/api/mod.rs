@@ -5,6 +5,7 @@
 //! end in `.git` only in LFS URLs. Each segment is decoded after the split.
 
 mod access;
+mod accounts;
 mod attributes;
 mod audit_log;
 mod error;
@@ -111,6 +112,8 @@ pub struct App {
     pub(crate) agreements: AgreementCache,
     /// Group commit of download records.
     pub(crate) downloads: crate::audit::Batcher,
+    /// Download counts (see [`crate::stats`]).
+    pub(crate) download_counts: crate::stats::Downloads,
     pub(crate) secret: Vec<u8>,
     pub(crate) config: Config,
 }
@@ -124,6 +127,11 @@ impl App {
     /// The blob store.
     pub fn store(&self) -> &BlobStore {
         &self.store
+    }
+
+    /// Write the download counts kept in memory (the server does so every two seconds).
+    pub async fn flush_download_counts(&self) -> sqlx::Result<()> {
+        self.download_counts.flush(&self.db).await
     }
 }
 
@@ -352,6 +360,9 @@ async fn route(app: Arc<App>, req: Request, entry: &mut request_log::Entry) -> A
     let m = &parts.method;
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
 
+    if let Some(message) = accounts::unsupported(&s) {
+        return Err(accounts::not_implemented(message));
+    }
     match s.as_slice() {
         [] | [""] => Ok(read::home(&ctx)),
         ["api", "whoami-v2"] if m == Method::GET => repos::whoami(&ctx).await,
@@ -365,6 +376,21 @@ async fn route(app: Arc<App>, req: Request, entry: &mut request_log::Entry) -> A
         .into_response()),
         ["api", "admin", "audit"] if m == Method::GET => audit_log::export(&ctx).await,
         ["api", "users", user, "likes"] if m == Method::GET => likes::liked_by(&ctx, user).await,
+        ["api", "users", user, "overview"] if m == Method::GET => {
+            accounts::user_overview(&ctx, user).await
+        }
+        ["api", "organizations", org, "overview"] if m == Method::GET => {
+            accounts::org_overview(&ctx, org).await
+        }
+        ["api", "organizations", org, "members"] if m == Method::GET => {
+            accounts::org_members(&ctx, org).await
+        }
+        ["api", "settings", "repositories"] if m == Method::GET => {
+            repos::namespace_repositories(&ctx, None).await
+        }
+        ["api", "organizations", org, "settings", "repositories"] if m == Method::GET => {
+            repos::namespace_repositories(&ctx, Some(org)).await
+        }
         ["api", "health"] => Ok(axum::Json(serde_json::json!({"status": "ok"})).into_response()),
         ["api", kind] if m == Method::GET && RepoKind::from_plural(kind).is_some() => {
             read::list(&ctx, RepoKind::from_plural(kind).expect("checked")).await
@@ -487,6 +513,7 @@ async fn repo_api(
         ["like"] if m == Method::POST => likes::set(ctx, kind, ns, name, true).await,
         ["like"] if m == Method::DELETE => likes::set(ctx, kind, ns, name, false).await,
         ["likers"] if get => likes::likers(ctx, kind, ns, name).await,
+        ["lfs-files"] if get => accounts::lfs_files(ctx, kind, ns, name).await,
         ["duplicate"] if m == Method::POST => repos::duplicate(ctx, kind, ns, name, body).await,
         ["super-squash", branch] if m == Method::POST => {
             refs::super_squash(ctx, kind, ns, name, branch, body).await

@@ -22,8 +22,31 @@ pub(crate) fn home(ctx: &Ctx) -> Response {
     .into_response()
 }
 
-/// `GET /api/models` (and datasets, spaces): the repositories the caller may see, most recently
-/// updated first, filtered by `author` and `search` (a substring of the id), `limit` at a time.
+/// One repository of a listing.
+struct Listed {
+    id: i64,
+    namespace: String,
+    name: String,
+    private: bool,
+    created_at: i64,
+    updated_at: i64,
+    sha: Option<String>,
+    likes: i64,
+    downloads: i64,
+    downloads_all_time: i64,
+}
+
+/// Whether the query asks for a property with `expand=NAME` (or `expand[]=NAME`).
+pub(crate) fn expands(ctx: &Ctx, name: &str) -> bool {
+    ctx.query
+        .iter()
+        .any(|(k, v)| (k == "expand" || k == "expand[]") && v == name)
+}
+
+/// `GET /api/models` (and datasets, spaces): the repositories the caller may see, filtered by
+/// `author` and `search` (a substring of the id), sorted by `sort` (`downloads`, `likes`,
+/// `createdAt`, `lastModified`, `id`; most recently updated first by default; `direction=1`
+/// for ascending), `limit` at a time.
 pub(crate) async fn list(ctx: &Ctx, kind: RepoKind) -> ApiResult {
     use sqlx::Row;
     let author = ctx.q("author").map(str::to_ascii_lowercase);
@@ -34,23 +57,74 @@ pub(crate) async fn list(ctx: &Ctx, kind: RepoKind) -> ApiResult {
         .unwrap_or(1000)
         .clamp(1, 1000);
     let offset: usize = ctx.q("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let since = crate::stats::day_of(db::now_ms()) - (crate::stats::RECENT_DAYS - 1);
     let rows = sqlx::query(
         "SELECT r.id, r.namespace, r.name, r.private, r.created_at, r.updated_at, f.target,
-                (SELECT COUNT(*) FROM likes l WHERE l.repo_id = r.id)
+                (SELECT COUNT(*) FROM likes l WHERE l.repo_id = r.id),
+                (SELECT COALESCE(SUM(d.count), 0) FROM downloads d WHERE d.repo_id = r.id AND d.day >= ?),
+                (SELECT COALESCE(SUM(d.count), 0) FROM downloads d WHERE d.repo_id = r.id)
          FROM repos r LEFT JOIN refs f ON f.repo_id = r.id AND f.name = 'refs/heads/main'
          WHERE r.kind = ? ORDER BY r.updated_at DESC, r.id DESC",
     )
+    .bind(since)
     .bind(kind.singular())
     .fetch_all(&ctx.app.db)
     .await?;
+    let mut rows: Vec<Listed> = rows
+        .iter()
+        .map(|r| {
+            let id: i64 = r.get(0);
+            let (recent, all) = ctx.app.download_counts.unwritten(id);
+            Listed {
+                id,
+                namespace: r.get(1),
+                name: r.get(2),
+                private: r.get::<i64, _>(3) != 0,
+                created_at: r.get(4),
+                updated_at: r.get(5),
+                sha: r.get(6),
+                likes: r.get(7),
+                downloads: r.get::<i64, _>(8) + recent,
+                downloads_all_time: r.get::<i64, _>(9) + all,
+            }
+        })
+        .collect();
+    let ascending = ctx.q("direction") == Some("1");
+    let key = ctx.q("sort").unwrap_or("lastModified");
+    match key {
+        "downloads" => rows.sort_by_key(|r| std::cmp::Reverse(r.downloads)),
+        "likes" | "trendingScore" | "trending_score" => {
+            rows.sort_by_key(|r| std::cmp::Reverse(r.likes))
+        }
+        "createdAt" | "created_at" => rows.sort_by_key(|r| std::cmp::Reverse(r.created_at)),
+        "id" | "modelId" => rows.sort_by(|a, b| {
+            (
+                a.namespace.to_ascii_lowercase(),
+                a.name.to_ascii_lowercase(),
+            )
+                .cmp(&(
+                    b.namespace.to_ascii_lowercase(),
+                    b.name.to_ascii_lowercase(),
+                ))
+        }),
+        "lastModified" | "last_modified" => {}
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "Unknown sort {other:?}: use downloads, likes, createdAt, lastModified or id"
+            )));
+        }
+    }
+    if ascending {
+        rows.reverse();
+    }
+    let all_time = expands(ctx, "downloadsAllTime");
     let mut roles: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
     let mut out = Vec::new();
     let mut skipped = 0usize;
     let mut more = false;
     for r in rows {
-        let ns: String = r.get(1);
-        let name: String = r.get(2);
-        let id = format!("{ns}/{name}");
+        let ns = r.namespace.clone();
+        let id = format!("{ns}/{}", r.name);
         if author
             .as_ref()
             .is_some_and(|a| ns.to_ascii_lowercase() != *a)
@@ -60,7 +134,7 @@ pub(crate) async fn list(ctx: &Ctx, kind: RepoKind) -> ApiResult {
         {
             continue;
         }
-        if r.get::<i64, _>(3) != 0 {
+        if r.private {
             let key = ns.to_ascii_lowercase();
             let visible = match roles.get(&key) {
                 Some(v) => *v,
@@ -85,17 +159,22 @@ pub(crate) async fn list(ctx: &Ctx, kind: RepoKind) -> ApiResult {
             break;
         }
         let mut v = json!({
-            "_id": format!("{}-{}", kind.singular(), r.get::<i64, _>(0)),
+            "_id": format!("{}-{}", kind.singular(), r.id),
             "id": id,
             "author": ns,
-            "sha": r.get::<Option<String>, _>(6),
-            "private": r.get::<i64, _>(3) != 0,
-            "createdAt": db::iso_ms(r.get(4)),
-            "lastModified": db::iso_ms(r.get(5)),
-            "downloads": 0,
-            "likes": r.get::<i64, _>(7),
+            "sha": r.sha,
+            "private": r.private,
+            "createdAt": db::iso_ms(r.created_at),
+            "lastModified": db::iso_ms(r.updated_at),
+            "likes": r.likes,
             "tags": [],
         });
+        if kind != RepoKind::Space {
+            v["downloads"] = json!(r.downloads);
+            if all_time {
+                v["downloadsAllTime"] = json!(r.downloads_all_time);
+            }
+        }
         if kind == RepoKind::Model {
             v["modelId"] = v["id"].clone();
         }
@@ -232,6 +311,8 @@ pub(crate) async fn info(
         json!(repo.gated)
     };
     let modified = commit.as_ref().map_or(repo.created_at, |c| c.time * 1000);
+    let (downloads, downloads_all_time) =
+        ctx.app.download_counts.counts(&ctx.app.db, repo.id).await?;
     let mut v = json!({
         "_id": format!("{}-{}", repo.kind.singular(), repo.id),
         "id": full,
@@ -242,7 +323,7 @@ pub(crate) async fn info(
         "private": repo.private,
         "gated": gated,
         "disabled": false,
-        "downloads": 0,
+        "downloads": downloads,
         "likes": super::likes::count(&ctx.app.db, repo.id).await?,
         "tags": tags,
         "siblings": siblings,
@@ -265,6 +346,15 @@ pub(crate) async fn info(
     }
     if let Some(card) = card {
         v["cardData"] = card;
+    }
+    if expands(ctx, "downloadsAllTime") {
+        v["downloadsAllTime"] = json!(downloads_all_time);
+    }
+    if kind == RepoKind::Space {
+        // Spaces have no downloads.
+        if let Some(o) = v.as_object_mut() {
+            o.remove("downloads");
+        }
     }
     Ok(axum::Json(v).into_response())
 }

@@ -371,3 +371,69 @@ pub(crate) async fn duplicate(
             .into_response(),
     )
 }
+
+/// `GET /api/settings/repositories` (the caller's own repositories) and
+/// `GET /api/organizations/{org}/settings/repositories` (an organisation's, for its members):
+/// every repository of the namespace with its type, last update, visibility and the storage of
+/// its default branch, as `HfApi.list_user_repos` and `hf repos ls` read them.
+pub(crate) async fn namespace_repositories(ctx: &Ctx, org: Option<&str>) -> ApiResult {
+    use sqlx::Row;
+    let caller = ctx.require_caller()?;
+    let ns = match org {
+        None => caller.name.clone(),
+        Some(org) => {
+            let Some((auth::Namespace::Org, ns)) = auth::namespace(&ctx.app.db, org).await? else {
+                return Err(ApiError::not_found(format!(
+                    "Organization {org:?} not found"
+                )));
+            };
+            if auth::role_on(&ctx.app.db, Some(caller), &ns)
+                .await?
+                .is_none()
+            {
+                // Non-members see no more than they would of a missing organisation.
+                return Err(ApiError::not_found(format!(
+                    "Organization {org:?} not found"
+                )));
+            }
+            ns
+        }
+    };
+    let rows = sqlx::query(
+        "SELECT kind, name, updated_at FROM repos WHERE namespace = ? ORDER BY updated_at DESC, id DESC",
+    )
+    .bind(&ns)
+    .fetch_all(&ctx.app.db)
+    .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    let mut total: u64 = 0;
+    for r in rows {
+        let kind = RepoKind::from_singular(r.get::<String, _>(0).as_str())
+            .ok_or_else(|| ApiError::internal("unknown repository kind in the database"))?;
+        let name: String = r.get(1);
+        let Some(repo) = repo::find(&ctx.app.db, kind, &ns, &name).await? else {
+            continue;
+        };
+        let storage = match super::read::at_rev(ctx, &repo, "main").await {
+            Ok((_, snap)) => snap.total_size(),
+            Err(_) => 0,
+        };
+        let updated: i64 = r.get(2);
+        total += storage;
+        items.push((repo, storage, updated));
+    }
+    let out: Vec<Value> = items
+        .into_iter()
+        .map(|(repo, storage, updated)| {
+            json!({
+                "id": repo.full_name(),
+                "type": repo.kind.singular(),
+                "updatedAt": db::iso_ms(updated),
+                "visibility": if repo.private { "private" } else { "public" },
+                "storage": storage,
+                "storagePercent": if total == 0 { 0.0 } else { storage as f64 * 100.0 / total as f64 },
+            })
+        })
+        .collect();
+    Ok(axum::Json(out).into_response())
+}

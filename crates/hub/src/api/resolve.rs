@@ -102,6 +102,9 @@ pub(crate) async fn resolve(
     let Some(file) = snap.file(path) else {
         return Err(ApiError::entry_not_found(path, Some(&oid)));
     };
+    ctx.app
+        .download_counts
+        .saw(repo.id, kind, path, ctx.ip.as_deref());
     let mut h = HeaderMap::new();
     h.insert("x-repo-commit", hv(&oid));
     h.insert(header::ETAG, hv(&format!("\"{}\"", file.oid)));
