@@ -7,6 +7,8 @@ mod cli;
 mod commands;
 mod printer;
 mod remote;
+mod resolve;
+mod sarif;
 
 use std::io::ErrorKind;
 use std::process::ExitCode;

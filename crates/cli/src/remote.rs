@@ -6,7 +6,6 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::UserError;
-use crate::cli::RemoteArgs;
 
 /// Largest JSON answer or small file read into memory.
 const MAX_BODY: u64 = 64 << 20;
@@ -44,41 +43,21 @@ impl std::fmt::Display for HttpError {
 impl std::error::Error for HttpError {}
 
 impl Remote {
-    /// The hub named by `args` or the environment; `None` when no endpoint is set.
-    pub fn from_args(args: &RemoteArgs) -> Option<Self> {
-        let endpoint = args
-            .endpoint
-            .clone()
-            .or_else(|| std::env::var("WH_ENDPOINT").ok())
-            .or_else(|| std::env::var("HF_ENDPOINT").ok())
-            .filter(|e| !e.is_empty())?;
-        let token = args
-            .token
-            .clone()
-            .or_else(|| std::env::var("WH_TOKEN").ok())
-            .or_else(|| std::env::var("HF_TOKEN").ok())
-            .filter(|t| !t.is_empty());
+    /// A client for the hub at `endpoint` (no trailing slash needed), calling with `token`.
+    pub fn new(endpoint: &str, token: Option<String>, repo_type: &str, revision: &str) -> Self {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(300)))
             .user_agent(concat!("wh/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
-        Some(Self {
+        Self {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             token,
-            repo_type: args.repo_type.clone(),
-            revision: args.revision.clone(),
+            repo_type: repo_type.to_string(),
+            revision: revision.to_string(),
             agent,
-        })
-    }
-
-    /// Like [`Remote::from_args`], but an error naming the flag when no endpoint is set.
-    pub fn require(args: &RemoteArgs) -> anyhow::Result<Self> {
-        Self::from_args(args).ok_or_else(|| {
-            UserError("no hub given: pass --endpoint URL or set WH_ENDPOINT / HF_ENDPOINT".into())
-                .into()
-        })
+        }
     }
 
     /// Whether a token is set.

@@ -689,7 +689,10 @@ pub async fn create(
 
 /// Commit `changes` on top of `branch`, atomically: the head is read and moved in one write
 /// transaction, with a compare-and-swap on the ref, so concurrent commits queue and none is lost.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the repository, the branch, the changes, who and why: all needed inside one transaction"
+)]
 pub async fn commit_changes(
     db: &Db,
     cache: &SnapshotCache,

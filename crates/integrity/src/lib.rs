@@ -14,43 +14,11 @@ mod mapped;
 pub mod oms;
 mod par;
 
-/// Run the parsers of untrusted input (bundles, PEM keys and certificates) on fuzz input; the
-/// first byte picks one. Used by the `integrity_input` fuzz target and its corpus replay test.
-pub fn exercise(data: &[u8]) {
-    let Some((&which, rest)) = data.split_first() else {
-        return;
-    };
-    let text = String::from_utf8_lossy(rest);
-    match which % 4 {
-        0 => {
-            let key = keys::SigningKey::from_pem(FUZZ_KEY, None)
-                .expect("the fuzz key parses")
-                .verifying_key();
-            let model = Path::new("/nonexistent/weighhouse-fuzz-model");
-            let _ = oms::verify(
-                model,
-                &text,
-                &model.join("model.sig"),
-                &oms::Trust::Key(key),
-                &oms::VerifyOptions::default(),
-                1,
-                &|_| {},
-            );
-        }
-        1 => {
-            let _ = keys::SigningKey::from_pem(&text, Some("password"));
-        }
-        2 => {
-            let _ = keys::VerifyingKey::from_pem(&text);
-        }
-        _ => {
-            let _ = oms::certificates_from_pem(&text);
-        }
-    }
-}
-
-/// A fixed P-256 key for fuzzing (not secret).
-const FUZZ_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgERERERERERERERER\nERERERERERERERERERERERERERGhRANCAAQCF+YX8LZEOSgnj5aZnmmiOk8sFSvf\nbWzfZuW4AoLU7RlKfevLl3EtLdo8qFqodlpW9F/HWFmWUvKJfGUwbleU\n-----END PRIVATE KEY-----\n";
+#[cfg(feature = "fuzzing")]
+mod fuzz;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use fuzz::exercise;
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,8 @@
 //! Read-only maps of files being hashed: the one place this crate uses `unsafe`.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "memory-mapping a file is unsafe: another process could change it; the maps are read-only and only hashed"
+)]
 
 use std::fs::File;
 

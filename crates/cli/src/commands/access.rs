@@ -58,7 +58,7 @@ fn check_repo_id(repo: &str) -> Result<()> {
 
 fn remote(args: &RemoteArgs, repo: &str) -> Result<Remote> {
     check_repo_id(repo)?;
-    Remote::require(args)
+    crate::resolve::require_remote(args)
 }
 
 fn gate(remote: &Remote, repo: &str) -> Result<Value> {

@@ -1,17 +1,14 @@
 //! `wh card lint` and `wh card new`.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use serde_json::json;
+use weighhouse_card::Card;
 use weighhouse_card::lint::{self, Mode, Options, Severity};
-use weighhouse_card::{Card, Dir, Files};
 
-use crate::UserError;
 use crate::cli::{CardCommand, CardLintArgs};
 use crate::printer::Printer;
-use crate::remote::{Remote, RemoteRepo};
 
 /// Run `wh card ...`.
 pub fn run(cmd: CardCommand, printer: &Printer) -> Result<ExitCode> {
@@ -21,80 +18,8 @@ pub fn run(cmd: CardCommand, printer: &Printer) -> Result<ExitCode> {
     }
 }
 
-/// A card and the files around it, wherever they are.
-pub struct Source {
-    /// What to call it in reports.
-    pub label: String,
-    /// The card text (`None` when there is no README.md).
-    pub card: Option<String>,
-    /// The repository's files, when known.
-    pub files: Option<Box<dyn Files>>,
-    /// The hub, when the card comes from one.
-    pub remote: Option<Remote>,
-    /// The repo id, when the card comes from a hub.
-    pub repo: Option<String>,
-    /// The folder, when local.
-    pub folder: Option<std::path::PathBuf>,
-}
-
-/// Find the card of `path`: a folder, a README.md, or a repo id on the hub named by `remote`.
-pub fn open_source(path: &str, remote_args: &crate::cli::RemoteArgs) -> Result<Source> {
-    let p = Path::new(path);
-    if p.is_dir() {
-        let dir = Dir::open(p).map_err(|e| UserError(format!("cannot read {path}: {e}")))?;
-        let card = dir.text("README.md");
-        return Ok(Source {
-            label: p.join("README.md").display().to_string(),
-            card,
-            files: Some(Box::new(dir)),
-            remote: None,
-            repo: None,
-            folder: Some(p.to_path_buf()),
-        });
-    }
-    if p.is_file() {
-        let meta = std::fs::metadata(p)?;
-        if meta.len() > weighhouse_card::frontmatter::MAX_CARD as u64 {
-            return Err(UserError(format!(
-                "{path} is larger than {} bytes; not a model card",
-                weighhouse_card::frontmatter::MAX_CARD
-            ))
-            .into());
-        }
-        let bytes = std::fs::read(p).map_err(|e| UserError(format!("cannot read {path}: {e}")))?;
-        return Ok(Source {
-            label: path.to_string(),
-            card: Some(String::from_utf8_lossy(&bytes).into_owned()),
-            files: None,
-            remote: None,
-            repo: None,
-            folder: None,
-        });
-    }
-    let Some(remote) = Remote::from_args(remote_args) else {
-        return Err(UserError(format!(
-            "{path} is neither a folder nor a file; to read a repository on a hub, pass --endpoint URL (or set WH_ENDPOINT)"
-        ))
-        .into());
-    };
-    if !weighhouse_card::lint::is_repo_id(path) || !path.contains('/') {
-        return Err(UserError(format!("{path} is not a repository id (namespace/name)")).into());
-    }
-    let repo = RemoteRepo::open(&remote, path)
-        .map_err(|e| UserError(format!("{path} on {}: {e}", remote.endpoint)))?;
-    let card = repo.text("README.md");
-    Ok(Source {
-        label: format!("{}/{path}@{}:README.md", remote.endpoint, remote.revision),
-        card,
-        files: Some(Box::new(repo)),
-        remote: Some(remote),
-        repo: Some(path.to_string()),
-        folder: None,
-    })
-}
-
 fn lint_cmd(args: CardLintArgs, printer: &Printer) -> Result<ExitCode> {
-    let src = open_source(&args.path, &args.remote)?;
+    let src = crate::resolve::open_source(&args.path, &args.remote)?;
     let text = match &src.card {
         Some(t) => t.clone(),
         None => {
@@ -133,14 +58,14 @@ fn lint_cmd(args: CardLintArgs, printer: &Printer) -> Result<ExitCode> {
     let hub = src
         .remote
         .clone()
-        .or_else(|| Remote::from_args(&args.remote));
+        .or_else(|| crate::resolve::remote(&args.remote));
     let parents = match (&hub, card.str_field("base_model_revision")) {
         (Some(hub), pinned) => {
             let ids = card.list_field("base_model");
             let pinned = pinned.filter(|_| ids.len() == 1);
             let mut out = Vec::new();
             for id in &ids {
-                let p = super::license::resolve_parent(
+                let p = crate::resolve::parent(
                     id,
                     &Default::default(),
                     None,

@@ -1,19 +1,17 @@
 //! `wh license check`: what a derived model may be licensed as, given its parents.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use serde_json::json;
-use weighhouse_card::derive::{self, Child, NOTICE_FILES, Outcome, Parent, Relation, Verdict};
+use weighhouse_card::derive::{self, Child, NOTICE_FILES, Outcome, Relation, Verdict};
 use weighhouse_card::{Card, Files};
 
-use super::card::open_source;
 use crate::UserError;
 use crate::cli::{LicenseCheckArgs, LicenseCommand};
 use crate::printer::Printer;
-use crate::remote::Remote;
+use crate::resolve::{self, open_source};
 
 /// Run `wh license ...`.
 pub fn run(cmd: LicenseCommand, printer: &Printer) -> Result<ExitCode> {
@@ -60,10 +58,10 @@ fn check(args: LicenseCheckArgs, printer: &Printer) -> Result<ExitCode> {
     };
     let base_ids = card.list_field("base_model");
     let pinned = card.str_field("base_model_revision");
-    let hub = Remote::from_args(&args.remote);
+    let hub = resolve::remote(&args.remote);
     let mut parents = Vec::new();
     for id in &base_ids {
-        parents.push(resolve_parent(
+        parents.push(resolve::parent(
             id,
             &flags,
             args.parents_dir.as_deref(),
@@ -127,86 +125,6 @@ fn check(args: LicenseCheckArgs, printer: &Printer) -> Result<ExitCode> {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
-}
-
-pub(crate) fn resolve_parent(
-    id: &str,
-    flags: &BTreeMap<String, String>,
-    dir: Option<&Path>,
-    hub: Option<&Remote>,
-    revision: Option<&str>,
-) -> Result<Parent> {
-    if let Some(l) = flags.get(id) {
-        return Ok(Parent {
-            id: id.into(),
-            license: Some(l.clone()),
-            source: "--parent".into(),
-            ..Parent::default()
-        });
-    }
-    let from_card = |text: Option<String>, notice: Option<String>, source: String| {
-        let card = text.map(|t| Card::parse(&t));
-        Parent {
-            id: id.into(),
-            license: card.as_ref().and_then(|c| c.str_field("license")),
-            license_name: card.as_ref().and_then(|c| c.str_field("license_name")),
-            source,
-            notice,
-            unresolved: None,
-        }
-    };
-    if let Some(dir) = dir
-        && weighhouse_card::lint::is_repo_id(id)
-    {
-        let folder = dir.join(id);
-        let readme = folder.join("README.md");
-        if readme.is_file() {
-            let text = std::fs::read_to_string(&readme)
-                .map_err(|e| UserError(format!("{}: {e}", readme.display())))?;
-            let notice = NOTICE_FILES
-                .iter()
-                .find_map(|n| std::fs::read_to_string(folder.join(n)).ok());
-            return Ok(from_card(Some(text), notice, folder.display().to_string()));
-        }
-    }
-    if let Some(hub) = hub
-        && weighhouse_card::lint::is_repo_id(id)
-    {
-        let mut at = hub.clone();
-        at.repo_type = "model".into();
-        at.revision = revision.unwrap_or("main").to_string();
-        let source = format!("{}/{id}@{}", hub.endpoint, at.revision);
-        let readme = match at.file(id, "README.md") {
-            Ok(r) => r,
-            Err(e) => {
-                return Ok(Parent {
-                    id: id.into(),
-                    unresolved: Some(format!("{source}: {e}")),
-                    source,
-                    ..Parent::default()
-                });
-            }
-        };
-        let notice = NOTICE_FILES
-            .iter()
-            .find_map(|n| at.file(id, n).ok().flatten())
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
-        return Ok(from_card(
-            readme.map(|b| String::from_utf8_lossy(&b).into_owned()),
-            notice,
-            source,
-        ));
-    }
-    Ok(Parent {
-        id: id.into(),
-        source: "unresolved".into(),
-        unresolved: Some(
-            "no hub or folder to read its card from: give --endpoint (or set WH_ENDPOINT), \
-             --parents-dir DIR or --parent ID=LICENSE"
-                .into(),
-        ),
-        ..Parent::default()
     })
 }
 

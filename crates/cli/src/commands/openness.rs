@@ -28,7 +28,7 @@ pub fn run(args: OpennessArgs, printer: &Printer) -> Result<ExitCode> {
             path.display()
         ))
         .into());
-    } else if let Some(remote) = Remote::from_args(&args.remote) {
+    } else if let Some(remote) = crate::resolve::remote(&args.remote) {
         evaluate_remote(&remote, &args.path, printer)?
     } else {
         return Err(UserError(format!(

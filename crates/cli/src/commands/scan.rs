@@ -44,7 +44,9 @@ pub fn run(args: ScanArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     if printer.json() {
         printer.data(&serde_json::to_string_pretty(&json!({ "files": reports }))?)?;
     } else if args.sarif {
-        printer.data(&serde_json::to_string_pretty(&sarif(&reports))?)?;
+        printer.data(&serde_json::to_string_pretty(&crate::sarif::Log::of(
+            &reports,
+        ))?)?;
     } else {
         for r in &reports {
             let wo = match r.weights_only_loadable {
@@ -100,43 +102,4 @@ fn verdict_word(v: Verdict) -> &'static str {
         Verdict::Unsafe => "UNSAFE",
         Verdict::Incomplete => "INCOMPLETE",
     }
-}
-
-fn sarif(reports: &[FileReport]) -> serde_json::Value {
-    let mut rules: Vec<String> = reports
-        .iter()
-        .flat_map(|r| r.findings.iter().map(|f| f.rule.clone()))
-        .collect();
-    rules.sort();
-    rules.dedup();
-    let results: Vec<serde_json::Value> = reports
-        .iter()
-        .flat_map(|r| {
-            r.findings.iter().map(move |f| {
-                let level = match f.severity {
-                    Severity::Critical | Severity::High => "error",
-                    Severity::Medium => "warning",
-                    _ => "note",
-                };
-                json!({
-                    "ruleId": f.rule,
-                    "level": level,
-                    "message": {"text": f.message},
-                    "properties": {"severity": f.severity.as_str()},
-                    "locations": [{
-                        "physicalLocation": {"artifactLocation": {"uri": r.path}},
-                        "logicalLocations": [{"fullyQualifiedName": f.location}],
-                    }],
-                })
-            })
-        })
-        .collect();
-    json!({
-        "version": "2.1.0",
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "runs": [{
-            "tool": {"driver": {"name": "wh scan", "informationUri": "https://example.invalid/weighhouse", "rules": rules.iter().map(|r| json!({"id": r})).collect::<Vec<_>>()}},
-            "results": results,
-        }],
-    })
 }

@@ -1,7 +1,7 @@
 //! Helpers shared by the fixture tests: where fixtures live and how a checkpoint is compared with
 //! a truth file (name -> dtype, shape, SHA-256 of the row-major little-endian bytes).
 
-#![allow(dead_code, reason = "each test binary uses a different subset")]
+#![expect(dead_code, reason = "each test binary uses a different subset")]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

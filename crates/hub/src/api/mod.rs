@@ -34,7 +34,9 @@ use serde::de::DeserializeOwned;
 pub use error::{ApiError, ApiResult};
 pub use gate::AgreementCache;
 
-/// The parsers of client input, for tests and fuzzing.
+/// The parsers of client input, for the fuzz targets and the corpus replay (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
 pub mod parsers {
     pub use super::attributes::{Attributes, LFS_THRESHOLD, wants_lfs};
     pub use super::ndjson::{Decoded, decode_line};
@@ -454,7 +456,6 @@ async fn lfs_api(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn repo_api(
     ctx: &Ctx,
     m: &Method,

@@ -80,7 +80,6 @@ fn hv(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn resolve(
     ctx: &Ctx,
     method: &Method,

@@ -2,7 +2,7 @@
 //! with a client address attached as the server attaches the peer's. Listings come in pages of 3,
 //! so that paging is exercised.
 
-#![allow(dead_code, reason = "each test file uses a different part")]
+#![expect(dead_code, reason = "each test file uses a different part")]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
