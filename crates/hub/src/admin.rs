@@ -19,7 +19,7 @@ fn cli_actor() -> Actor {
 pub async fn open(data: &Path) -> anyhow::Result<Db> {
     std::fs::create_dir_all(data)
         .with_context(|| format!("creating the data folder {}", data.display()))?;
-    db::open(&crate::db_path(data)).await
+    crate::open_db(&crate::db_path(data)).await
 }
 
 async fn user_id(db: &Db, name: &str) -> anyhow::Result<i64> {

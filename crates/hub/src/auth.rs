@@ -179,7 +179,7 @@ pub async fn orgs_of(db: &Db, user_id: i64) -> sqlx::Result<Vec<(String, String,
 
 /// Account names follow the repository name rules.
 pub fn check_account_name(name: &str) -> Result<(), String> {
-    crate::repo::check_name(name).map_err(|e| e.replace("repository name", "account name"))
+    crate::names::check_name(name).map_err(|e| e.replace("repository name", "account name"))
 }
 
 /// Create a user; returns its id.

@@ -115,8 +115,9 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (repo_id, day))",
 ];
 
-/// Open (creating if needed) the database at `path` and bring its schema up to date.
-pub async fn open(path: &Path) -> anyhow::Result<Db> {
+/// Connect to (creating if needed) the database at `path` and create its tables. The hub opens
+/// it with [`crate::open_db`], which also brings older records up to date.
+pub async fn connect(path: &Path) -> anyhow::Result<Db> {
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -133,7 +134,6 @@ pub async fn open(path: &Path) -> anyhow::Result<Db> {
     for statement in SCHEMA {
         sqlx::query(*statement).execute(&mut *tx).await?;
     }
-    crate::audit::migrate(&mut tx).await?;
     tx.commit().await?;
     Ok(pool)
 }

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod git;
+pub mod names;
 pub mod repo;
 pub mod stats;
 
@@ -60,11 +61,21 @@ pub fn db_path(data: &Path) -> PathBuf {
     data.join("hub.db")
 }
 
+/// Open (creating if needed) the database at `path`: its tables, and the audit log's older
+/// records rewritten in the current form.
+pub async fn open_db(path: &Path) -> anyhow::Result<db::Db> {
+    let db = db::connect(path).await?;
+    let mut tx = db::write(&db).await?;
+    audit::migrate(&mut tx).await?;
+    tx.commit().await?;
+    Ok(db)
+}
+
 /// Open the state of a data folder (creating it) for serving.
 pub async fn open(config: Config) -> anyhow::Result<Arc<api::App>> {
     std::fs::create_dir_all(&config.data)
         .with_context(|| format!("creating the data folder {}", config.data.display()))?;
-    let db = db::open(&db_path(&config.data))
+    let db = open_db(&db_path(&config.data))
         .await
         .with_context(|| format!("opening the database in {}", config.data.display()))?;
     let store = BlobStore::open_local(&config.data, config.durable)

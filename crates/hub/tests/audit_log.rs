@@ -351,7 +351,7 @@ async fn an_old_audit_table_is_brought_up_to_date() {
         }
         pool.close().await;
     }
-    let pool = db::open(&path).await.unwrap();
+    let pool = weighhouse_hub::open_db(&path).await.unwrap();
     let ok = audit::verify(&pool, None).await.unwrap().unwrap();
     assert_eq!(ok.count, 2);
     let entries = audit::list(&pool, 0, 10).await.unwrap();
@@ -373,6 +373,6 @@ async fn an_old_audit_table_is_brought_up_to_date() {
     assert_eq!(audit::verify(&pool, None).await.unwrap().unwrap().count, 3);
     // Opening again changes nothing.
     pool.close().await;
-    let pool = db::open(&path).await.unwrap();
+    let pool = weighhouse_hub::open_db(&path).await.unwrap();
     assert_eq!(audit::verify(&pool, None).await.unwrap().unwrap().count, 3);
 }
