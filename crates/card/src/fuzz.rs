@@ -148,4 +148,13 @@ mod tests {
         }
         assert!(n >= 5, "corpus has only {n} inputs");
     }
+
+    /// A YAML error on a line ending in a lone CR was reported on a line past the card's end,
+    /// and the finding's line lookup panicked (found by the fuzzer).
+    #[test]
+    fn regression_yaml_error_on_a_lone_cr_line() {
+        super::exercise(include_bytes!(
+            "../../../fuzz/regressions/card_input/yaml_error_on_a_lone_cr_line"
+        ));
+    }
 }

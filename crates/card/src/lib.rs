@@ -7,9 +7,10 @@
 //! repository.
 
 pub mod derive;
-mod eu;
 pub mod files;
 pub mod frontmatter;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
 pub mod fuzz;
 pub mod gate;
 pub mod licenses;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use weighhouse_tensor::{GgmlBlock, Limits};
 
-use super::Verdict;
+use super::criterion::Verdict;
 use crate::files::{Files, HEADER_PREFIX};
 
 /// The first read of a safetensors file: most headers fit; a longer one is read exactly once its

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::criterion::{Evidence, Verdict};
 use super::repo::Repo;
-use super::{Evidence, Verdict};
 use crate::licenses;
 
 /// What a component is, for the licence it should carry.
@@ -38,6 +38,17 @@ pub enum LicenseStatus {
     Invalid,
     /// No licence applies.
     Unlicensed,
+}
+
+/// `open, type-appropriate` etc.
+pub fn status_words(s: LicenseStatus) -> &'static str {
+    match s {
+        LicenseStatus::TypeAppropriate => "open, type-appropriate",
+        LicenseStatus::OpenNotTypeAppropriate => "open, not type-appropriate",
+        LicenseStatus::Review => "needs review",
+        LicenseStatus::Invalid => "not open",
+        LicenseStatus::Unlicensed => "unlicensed",
+    }
 }
 
 /// One of the 17 components.

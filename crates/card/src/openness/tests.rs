@@ -1,4 +1,6 @@
 use super::headers::tests::{gguf_file, st};
+use super::names::{is_checkpoint_dir, is_step_ref, quant_in_name, shows_quant};
+use super::owd::failed_criteria;
 use super::*;
 use crate::files::MemFiles;
 

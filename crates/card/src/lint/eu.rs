@@ -8,9 +8,9 @@
 
 use serde_json::{Map, Value};
 
+use super::finding::Severity;
 use crate::files::Files;
 use crate::licenses;
-use crate::lint::Severity;
 
 /// A finding before it is placed on a line: rule, severity, the field it concerns, message.
 pub(crate) type Raw = (&'static str, Severity, Option<&'static str>, String);
