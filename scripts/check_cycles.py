@@ -56,6 +56,24 @@ def strip_tests(text: str) -> str:
         i = p + 1
 
 
+def split_group(body: str) -> list:
+    """The paths of a `{a, b::{c, d}, e::f}` import group, nested groups flattened to their prefix."""
+    items, depth, cur = [], 0, ""
+    for ch in body:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append(cur)
+            cur = ""
+            continue
+        if depth == 0:
+            cur += ch
+    items.append(cur)
+    return [re.sub(r"\s+", "", i).split(" as ")[0] for i in items if i.strip()]
+
+
 def resolve(base: tuple, names: list, modules: set):
     """The longest existing module that `base::names...` names (None for the crate root)."""
     path = list(base)
@@ -80,7 +98,9 @@ def edges_of(crate: pathlib.Path):
         text = re.sub(r"//[^\n]*", "", text)
         refs = []
         for m in GROUP.finditer(text):
-            refs.append((m.group(1), [p for p in m.group(2).split("::") if p] + [m.group(3).split("::")[0].strip(" {\n")]))
+            prefix = [p for p in m.group(2).split("::") if p]
+            for item in split_group(m.group(3)):
+                refs.append((m.group(1), prefix + [p for p in item.split("::") if p and p != "self"]))
         for m in PATH.finditer(text):
             refs.append((m.group(1), [p for p in m.group(2).split("::") if p]))
         for kind, names in refs:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit and end-to-end tests, the fuzz targets' build and
-# corpus replay, and interoperability tests against the real Python libraries.
+# The whole test suite: repository checks (nothing outside the repository referenced, no import
+# circles, the scanner corpus re-verified), formatting, lints, documentation, cargo deny, unit and
+# end-to-end tests, the fuzz targets' build and corpus replay, and interoperability tests against
+# the real Python libraries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +19,9 @@ case "$toolchain" in "$msrv"|"$msrv".*) ;; *) echo "rust-toolchain.toml ($toolch
 step "nothing outside the repository is referenced"
 python3 scripts/check_paths.py
 
+step "no import circles between the files of a crate"
+python3 scripts/check_cycles.py
+
 step "scanner corpus: every malicious pickle reaches its payload, no benign one does (inert unpickler)"
 python3 tests/fixtures/gen/verify_scan_corpus.py
 
@@ -25,6 +30,9 @@ cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo doc (warnings denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "cargo deny: licences, advisories, duplicate versions, sources"
 scripts/deny.sh

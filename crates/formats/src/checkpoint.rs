@@ -1,323 +1,18 @@
-//! The one view every reader produces: a list of tensors, each with its dtype, shape and where its
-//! bytes are, plus format metadata and any non-tensor values found in the file.
+//! The checkpoint: what a reader produced ([`crate::parsed`]), with every extent checked against
+//! its file, opened by content through [`crate::sniff`], and each tensor's row-major
+//! little-endian bytes served from it.
 
 use std::borrow::Cow;
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use weighhouse_tensor::{DType, Limits, byte_len, num_elements};
+use weighhouse_tensor::{Limits, byte_len, num_elements};
 
 use crate::error::{Error, FormatError, ResultExt};
-use crate::mmap::Mapped;
-
-/// The format a checkpoint (or one file of it) was read as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Format {
-    /// safetensors, one file or a sharded set.
-    Safetensors,
-    /// PyTorch zip archive (`torch.save`, torch ≥ 1.6).
-    PytorchZip,
-    /// PyTorch legacy (pre-1.6) pickle stream.
-    PytorchLegacy,
-    /// GGUF v2/v3.
-    Gguf,
-    /// NumPy `.npy`.
-    Npy,
-    /// NumPy `.npz`.
-    Npz,
-    /// TensorFlow TensorBundle checkpoint (`.index` + `.data-*`).
-    TensorFlow,
-    /// Legacy Keras HDF5 (`model.save("x.h5")` or `save_weights("x.h5")`).
-    KerasH5,
-    /// Keras 3 `.weights.h5`.
-    KerasWeightsH5,
-    /// Keras 3 `.keras` archive.
-    Keras,
-    /// ONNX model initializers.
-    Onnx,
-    /// A folder whose weight files are of more than one format.
-    Mixed,
-}
-
-impl Format {
-    /// The short name used in `--json` output.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Safetensors => "safetensors",
-            Format::PytorchZip => "pytorch-zip",
-            Format::PytorchLegacy => "pytorch-legacy",
-            Format::Gguf => "gguf",
-            Format::Npy => "npy",
-            Format::Npz => "npz",
-            Format::TensorFlow => "tensorflow",
-            Format::KerasH5 => "keras-h5",
-            Format::KerasWeightsH5 => "keras-weights-h5",
-            Format::Keras => "keras",
-            Format::Onnx => "onnx",
-            Format::Mixed => "mixed",
-        }
-    }
-}
-
-impl std::fmt::Display for Format {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Where a tensor's bytes live.
-#[derive(Debug, Clone)]
-pub enum Base {
-    /// In file `n` of the checkpoint (see [`Checkpoint::files`]), addressed by byte offset.
-    File(usize),
-    /// In memory: bytes decoded when the checkpoint was opened (a deflated archive member, a
-    /// protobuf typed field, a chunked HDF5 dataset).
-    Owned(Arc<[u8]>),
-}
-
-/// How a tensor's elements are laid out from [`DataSource::offset`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Layout {
-    /// Row-major and contiguous: exactly `byte_len(dtype, shape)` bytes.
-    Dense,
-    /// Element `i` (a multi-index) is at `offset + Σ iₖ·strides[k]` elements. Used for PyTorch
-    /// views and Fortran-ordered arrays. Only for byte-sized dtypes.
-    Strided(Vec<u64>),
-}
-
-/// Where and how a tensor's bytes are stored.
-#[derive(Debug, Clone)]
-pub struct DataSource {
-    /// The buffer holding the bytes.
-    pub base: Base,
-    /// Byte offset of element 0 in the buffer.
-    pub offset: u64,
-    /// Element layout.
-    pub layout: Layout,
-    /// True when the stored bytes are big-endian and must be swapped to little-endian.
-    pub big_endian: bool,
-}
-
-impl DataSource {
-    /// Dense little-endian bytes at `offset` of file `file`.
-    pub fn file(file: usize, offset: u64) -> Self {
-        Self {
-            base: Base::File(file),
-            offset,
-            layout: Layout::Dense,
-            big_endian: false,
-        }
-    }
-
-    /// Dense little-endian bytes held in memory.
-    pub fn owned(bytes: impl Into<Arc<[u8]>>) -> Self {
-        Self {
-            base: Base::Owned(bytes.into()),
-            offset: 0,
-            layout: Layout::Dense,
-            big_endian: false,
-        }
-    }
-
-    /// True when the stored bytes are already row-major little-endian.
-    pub fn is_plain(&self) -> bool {
-        self.layout == Layout::Dense && !self.big_endian
-    }
-}
-
-/// One tensor of a checkpoint.
-#[derive(Debug, Clone)]
-pub struct TensorView {
-    /// The name, as the file spells it (nested containers joined with `.`).
-    pub name: String,
-    /// Element type.
-    pub dtype: DType,
-    /// Shape, row-major, outermost first.
-    pub shape: Vec<u64>,
-    /// The checkpoint file this tensor comes from (index into [`Checkpoint::files`]).
-    pub file: usize,
-    /// Where its bytes are.
-    pub source: DataSource,
-}
-
-impl TensorView {
-    /// Dense size in bytes.
-    pub fn byte_len(&self) -> u64 {
-        byte_len(self.dtype, &self.shape).unwrap_or(0)
-    }
-
-    /// Number of elements.
-    pub fn num_elements(&self) -> u64 {
-        num_elements(&self.shape).unwrap_or(0)
-    }
-
-    /// What identifies the data this view reads: two views with the same key read the very same
-    /// stored bytes the same way, as a tied weight does (one PyTorch storage saved under two
-    /// names). Equal contents in two places are not tied.
-    pub fn data_key(&self) -> DataKey {
-        let base = match &self.source.base {
-            Base::File(n) => (0, *n),
-            // The address of the shared buffer: views of one decoded storage share it.
-            Base::Owned(bytes) => (1, bytes.as_ptr() as usize),
-        };
-        DataKey {
-            base,
-            offset: self.source.offset,
-            layout: self.source.layout.clone(),
-            big_endian: self.source.big_endian,
-            dtype: self.dtype,
-            shape: self.shape.clone(),
-        }
-    }
-}
-
-/// See [`TensorView::data_key`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DataKey {
-    base: (u8, usize),
-    offset: u64,
-    layout: Layout,
-    big_endian: bool,
-    dtype: DType,
-    shape: Vec<u64>,
-}
-
-/// A value found in a checkpoint that is not a tensor (an epoch number, a config string, GGUF
-/// metadata is kept in [`Checkpoint::metadata`] instead).
-#[derive(Debug, Clone, PartialEq)]
-pub struct OtherValue {
-    /// Its name, joined like tensor names.
-    pub name: String,
-    /// Its value, rendered as JSON.
-    pub value: serde_json::Value,
-}
-
-/// What a reader returns for one file: tensors whose [`Base::File`] indices refer to the files
-/// opened through [`Files`] (index 0 for single-file readers working on bytes).
-#[derive(Debug, Clone)]
-pub struct Parsed {
-    /// The format read.
-    pub format: Format,
-    /// Tensors, in file order.
-    pub tensors: Vec<TensorView>,
-    /// Format metadata (safetensors `__metadata__`, GGUF key-values, ...).
-    pub metadata: serde_json::Map<String, serde_json::Value>,
-    /// Non-tensor values.
-    pub other: Vec<OtherValue>,
-}
-
-impl Parsed {
-    /// An empty result for `format`.
-    pub fn new(format: Format) -> Self {
-        Self {
-            format,
-            tensors: Vec::new(),
-            metadata: serde_json::Map::new(),
-            other: Vec::new(),
-        }
-    }
-
-    /// Re-point every [`Base::File`] index `i` (and [`TensorView::file`]) at `map(i)`.
-    pub fn remap_files(&mut self, map: impl Fn(usize) -> usize) {
-        for t in &mut self.tensors {
-            t.file = map(t.file);
-            if let Base::File(f) = &mut t.source.base {
-                *f = map(*f);
-            }
-        }
-    }
-}
-
-/// One opened file of a checkpoint.
-#[derive(Debug)]
-pub struct OpenFile {
-    path: PathBuf,
-    backing: Backing,
-}
-
-#[derive(Debug)]
-enum Backing {
-    Mapped { file: File, map: Mapped },
-    Memory(Vec<u8>),
-}
-
-impl OpenFile {
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The file's bytes (memory-mapped).
-    pub fn bytes(&self) -> &[u8] {
-        match &self.backing {
-            Backing::Mapped { map, .. } => map.bytes(),
-            Backing::Memory(v) => v,
-        }
-    }
-}
-
-/// The files a checkpoint is made of, opened and mapped once each.
-#[derive(Debug, Default)]
-pub struct Files {
-    entries: Vec<Arc<OpenFile>>,
-}
-
-impl Files {
-    /// Open and map `path` (once; a second call returns the same index).
-    pub fn open(&mut self, path: &Path) -> Result<usize, Error> {
-        if let Some(i) = self.entries.iter().position(|f| f.path == path) {
-            return Ok(i);
-        }
-        let file = File::open(path).at(path)?;
-        if file.metadata().at(path)?.is_dir() {
-            return Err(Error::new(
-                path,
-                FormatError::Io(io::Error::other("is a directory")),
-            ));
-        }
-        let map = Mapped::new(&file).at(path)?;
-        self.entries.push(Arc::new(OpenFile {
-            path: path.to_owned(),
-            backing: Backing::Mapped { file, map },
-        }));
-        Ok(self.entries.len() - 1)
-    }
-
-    /// Add an in-memory file (for tests and fuzzing).
-    pub fn add_memory(&mut self, path: &Path, bytes: Vec<u8>) -> usize {
-        self.entries.push(Arc::new(OpenFile {
-            path: path.to_owned(),
-            backing: Backing::Memory(bytes),
-        }));
-        self.entries.len() - 1
-    }
-
-    /// The bytes of file `id`.
-    pub fn bytes(&self, id: usize) -> &[u8] {
-        self.entries.get(id).map(|f| f.bytes()).unwrap_or(&[])
-    }
-
-    /// The path of file `id`.
-    pub fn path(&self, id: usize) -> &Path {
-        self.entries
-            .get(id)
-            .map(|f| f.path.as_path())
-            .unwrap_or(Path::new(""))
-    }
-
-    /// Number of files opened.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// True when no file is open.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-}
+pub use crate::parsed::{
+    Base, DataKey, DataSource, Files, Format, Layout, OpenFile, OtherValue, Parsed, TensorView,
+};
 
 /// A checkpoint: one file, a sharded set or a model folder, read as one list of tensors.
 #[derive(Debug)]
@@ -345,7 +40,7 @@ impl Checkpoint {
     /// Open the checkpoint at `path` under `limits`.
     pub fn open_with(path: &Path, limits: &Limits) -> Result<Self, Error> {
         let mut files = Files::default();
-        let parsed = crate::sniff::open_any(&mut files, path, limits)?;
+        let parsed = crate::open::open_any(&mut files, path, limits)?;
         Self::assemble(path, files, parsed)
     }
 
@@ -355,7 +50,7 @@ impl Checkpoint {
         let mut files = Files::default();
         let path = Path::new(name);
         let id = files.add_memory(path, bytes);
-        let parsed = crate::sniff::open_file(&mut files, id, limits)?;
+        let parsed = crate::open::open_file(&mut files, id, limits)?;
         Self::assemble(path, files, parsed)
     }
 
@@ -382,7 +77,7 @@ impl Checkpoint {
             let at = files
                 .entries
                 .get(t.file)
-                .map(|f| f.path.clone())
+                .map(|f| f.path().to_path_buf())
                 .unwrap_or_else(|| path.to_owned());
             if !seen.insert(t.name.as_str()) {
                 return Err(Error::new(at, FormatError::DuplicateTensor(t.name.clone())));
@@ -405,14 +100,14 @@ impl Checkpoint {
 
     /// The paths of the files this checkpoint was read from.
     pub fn files(&self) -> impl Iterator<Item = &Path> {
-        self.files.iter().map(|f| f.path.as_path())
+        self.files.iter().map(|f| f.path())
     }
 
     /// The path of the file `t` comes from.
     pub fn file_of(&self, t: &TensorView) -> &Path {
         self.files
             .get(t.file)
-            .map(|f| f.path.as_path())
+            .map(|f| f.path())
             .unwrap_or(self.path.as_path())
     }
 
@@ -469,20 +164,16 @@ impl Checkpoint {
                     FormatError::malformed("checkpoint", "bad file index"),
                 )
             })?;
-            let mut src = match &f.backing {
-                Backing::Mapped { file, .. } => file,
-                Backing::Memory(v) => {
-                    let bytes = self.tensor_bytes(t)?;
-                    debug_assert!(v.len() as u64 >= len);
-                    out.write_all(&bytes).at(&f.path)?;
-                    return Ok(len);
-                }
+            let Some(mut src) = f.mapped_file() else {
+                let bytes = self.tensor_bytes(t)?;
+                out.write_all(&bytes).at(f.path())?;
+                return Ok(len);
             };
-            src.seek(SeekFrom::Start(t.source.offset)).at(&f.path)?;
-            let n = io::copy(&mut src.take(len), out).at(&f.path)?;
+            src.seek(SeekFrom::Start(t.source.offset)).at(f.path())?;
+            let n = io::copy(&mut src.take(len), out).at(f.path())?;
             if n != len {
                 return Err(Error::new(
-                    &f.path,
+                    f.path(),
                     FormatError::malformed(
                         "checkpoint",
                         format!("tensor {:?} is truncated", t.name),
@@ -627,6 +318,7 @@ fn gather(t: &TensorView, buf: &[u8], out: &mut Vec<u8>) -> Result<(), FormatErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weighhouse_tensor::DType;
 
     fn view(shape: Vec<u64>, layout: Layout, big_endian: bool, bytes: Vec<u8>) -> TensorView {
         TensorView {

@@ -24,8 +24,8 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 use weighhouse_tensor::{DType, GgmlBlock, Limits};
 
-use crate::checkpoint::{Base, DataSource, Format, Layout, Parsed, TensorView};
 use crate::error::FormatError;
+use crate::parsed::{Base, DataSource, Format, Layout, Parsed, TensorView};
 
 const FORMAT: &str = "gguf";
 
@@ -39,52 +39,77 @@ const MAX_DIMS: u32 = 4;
 /// Alignment when `general.alignment` is absent.
 const DEFAULT_ALIGNMENT: u64 = 32;
 
-/// Value type ids of GGUF key-values.
-mod vt {
+/// Value type ids of GGUF key-values, and what each takes in the file.
+pub mod value_type {
+    /// `uint8`.
     pub const U8: u32 = 0;
+    /// `int8`.
     pub const I8: u32 = 1;
+    /// `uint16`.
     pub const U16: u32 = 2;
+    /// `int16`.
     pub const I16: u32 = 3;
+    /// `uint32`.
     pub const U32: u32 = 4;
+    /// `int32`.
     pub const I32: u32 = 5;
+    /// `float32`.
     pub const F32: u32 = 6;
+    /// `bool`: one byte, 0 or 1.
     pub const BOOL: u32 = 7;
+    /// `gguf_string`: a length, then UTF-8 bytes.
     pub const STRING: u32 = 8;
+    /// An array: element type, count, elements.
     pub const ARRAY: u32 = 9;
+    /// `uint64`.
     pub const U64: u32 = 10;
+    /// `int64`.
     pub const I64: u32 = 11;
+    /// `float64`.
     pub const F64: u32 = 12;
-}
 
-fn type_name(t: u32) -> &'static str {
-    match t {
-        vt::U8 => "u8",
-        vt::I8 => "i8",
-        vt::U16 => "u16",
-        vt::I16 => "i16",
-        vt::U32 => "u32",
-        vt::I32 => "i32",
-        vt::F32 => "f32",
-        vt::BOOL => "bool",
-        vt::STRING => "string",
-        vt::ARRAY => "array",
-        vt::U64 => "u64",
-        vt::I64 => "i64",
-        vt::F64 => "f64",
-        _ => "unknown",
+    /// The name of type `t`.
+    pub fn name(t: u32) -> &'static str {
+        match t {
+            U8 => "u8",
+            I8 => "i8",
+            U16 => "u16",
+            I16 => "i16",
+            U32 => "u32",
+            I32 => "i32",
+            F32 => "f32",
+            BOOL => "bool",
+            STRING => "string",
+            ARRAY => "array",
+            U64 => "u64",
+            I64 => "i64",
+            F64 => "f64",
+            _ => "unknown",
+        }
+    }
+
+    /// Bytes one value of a fixed-size type takes (`None` for strings, arrays and unknown types).
+    pub fn fixed_size(t: u32) -> Option<u64> {
+        Some(match t {
+            U8 | I8 | BOOL => 1,
+            U16 | I16 => 2,
+            U32 | I32 | F32 => 4,
+            U64 | I64 | F64 => 8,
+            _ => return None,
+        })
     }
 }
 
-/// Smallest encoded size of one value of type `t` (for checking counts before allocating).
+use value_type as vt;
+
+/// Smallest encoded size of one value of type `t` in a GGUF v2/v3 file (for checking counts
+/// before allocating).
 fn min_size(t: u32) -> Option<u64> {
     Some(match t {
-        vt::U8 | vt::I8 | vt::BOOL => 1,
-        vt::U16 | vt::I16 => 2,
-        vt::U32 | vt::I32 | vt::F32 => 4,
-        vt::U64 | vt::I64 | vt::F64 | vt::STRING => 8,
+        vt::STRING => 8,
         // elem_type + count
         vt::ARRAY => 12,
-        _ => return None,
+        t => vt::fixed_size(t)?,
     })
 }
 
@@ -107,34 +132,86 @@ fn bad(msg: impl Into<String>) -> FormatError {
     FormatError::malformed(FORMAT, msg)
 }
 
-/// A cursor over the file (or over its first bytes: `bytes` may be a prefix of a file of `len`
-/// bytes) with the file's byte order.
-struct Reader<'a> {
+/// A value that is not an array, as stored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar<'a> {
+    /// `uint8`.
+    U8(u8),
+    /// `int8`.
+    I8(i8),
+    /// `uint16`.
+    U16(u16),
+    /// `int16`.
+    I16(i16),
+    /// `uint32`.
+    U32(u32),
+    /// `int32`.
+    I32(i32),
+    /// `float32`.
+    F32(f32),
+    /// `bool`, as the byte stored (anything but 0 and 1 is malformed; the caller decides).
+    Bool(u8),
+    /// A string's bytes (UTF-8 by the spec; not checked here).
+    String(&'a [u8]),
+    /// `uint64`.
+    U64(u64),
+    /// `int64`.
+    I64(i64),
+    /// `float64`.
+    F64(f64),
+}
+
+/// A cursor over a GGUF file (or over its first bytes: `bytes` may be a prefix of a file of
+/// `file_len` bytes) that reads the header, the key-values and the tensor infos in the file's byte
+/// order and with its version's widths.
+///
+/// The one GGUF reader of the workspace: [`parse`] and [`parse_prefix`] add ggml's checks on top
+/// (version 2 or 3, unique keys, bools that are 0 or 1, no nested arrays, the [`Limits`]), and the
+/// scanner walks every key-value with it, including in files those checks refuse. Every read is
+/// bounded by the file.
+#[derive(Debug)]
+pub struct Reader<'a> {
     bytes: &'a [u8],
     /// The file's length: at least `bytes.len()`.
     len: u64,
     pos: usize,
     big_endian: bool,
+    /// GGUF v1: counts and lengths are 32-bit.
+    v1: bool,
     /// A read went past `bytes` but not past `len`: the header goes on beyond the prefix.
     short: bool,
 }
 
 impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8], len: u64) -> Self {
+    /// A cursor at the start of `bytes`, the first bytes of a file of `file_len` bytes.
+    pub fn new(bytes: &'a [u8], file_len: u64) -> Self {
         Self {
             bytes,
-            len: len.max(bytes.len() as u64),
+            len: file_len.max(bytes.len() as u64),
             pos: 0,
             big_endian: false,
+            v1: false,
             short: false,
         }
     }
 
-    fn remaining(&self) -> u64 {
+    /// Offset of the next read.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Bytes of the file after the cursor.
+    pub fn remaining(&self) -> u64 {
         self.len - self.pos as u64
     }
 
-    fn take(&mut self, n: u64, what: &str) -> Result<&'a [u8], FormatError> {
+    /// Whether the file is big-endian (known once [`Reader::version`] has been read).
+    pub fn big_endian(&self) -> bool {
+        self.big_endian
+    }
+
+    /// The next `n` bytes; `what` names them in the error.
+    pub fn take(&mut self, n: u64, what: &str) -> Result<&'a [u8], FormatError> {
         let end = (self.pos as u64).checked_add(n);
         match end {
             Some(e) if e <= self.bytes.len() as u64 => {
@@ -168,35 +245,101 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
-    fn u8(&mut self, what: &str) -> Result<u8, FormatError> {
+    /// A `uint8`.
+    pub fn u8(&mut self, what: &str) -> Result<u8, FormatError> {
         Ok(self.array::<1>(what)?[0])
     }
-    fn u16(&mut self, what: &str) -> Result<u16, FormatError> {
+    /// A `uint16` in the file's byte order.
+    pub fn u16(&mut self, what: &str) -> Result<u16, FormatError> {
         Ok(u16::from_le_bytes(self.array(what)?))
     }
-    fn u32(&mut self, what: &str) -> Result<u32, FormatError> {
+    /// A `uint32` in the file's byte order.
+    pub fn u32(&mut self, what: &str) -> Result<u32, FormatError> {
         Ok(u32::from_le_bytes(self.array(what)?))
     }
-    fn u64(&mut self, what: &str) -> Result<u64, FormatError> {
+    /// A `uint64` in the file's byte order.
+    pub fn u64(&mut self, what: &str) -> Result<u64, FormatError> {
         Ok(u64::from_le_bytes(self.array(what)?))
     }
 
-    /// A gguf_string's bytes: u64 length, then the bytes.
-    fn string_bytes(&mut self, limits: &Limits, what: &str) -> Result<&'a [u8], FormatError> {
-        let len = self.u64(what)?;
-        if len > limits.max_string_bytes {
+    /// The magic and the version, at the start of the file. A version whose low half is zero
+    /// read little-endian was written big-endian (ggml's rule), and then so is the rest of the
+    /// file; version 1 has 32-bit counts and lengths. Versions other than 1, 2 and 3 are refused;
+    /// whether version 1 is read is the caller's choice.
+    pub fn version(&mut self) -> Result<u32, FormatError> {
+        if self.take(4, "magic")? != crate::sniff::GGUF_MAGIC {
+            return Err(bad("missing GGUF magic"));
+        }
+        let mut version = self.u32("version")?;
+        if version & 0xFFFF == 0 {
+            self.big_endian = true;
+            version = version.swap_bytes();
+        }
+        match version {
+            1 => self.v1 = true,
+            2 | 3 => {}
+            v => return Err(bad(format!("unknown GGUF version {v}"))),
+        }
+        Ok(version)
+    }
+
+    /// A count or a length: a `uint64`, a `uint32` in version 1.
+    pub fn count(&mut self, what: &str) -> Result<u64, FormatError> {
+        if self.v1 {
+            self.u32(what).map(u64::from)
+        } else {
+            self.u64(what)
+        }
+    }
+
+    /// A `gguf_string`'s bytes: a length, then the bytes. A length over `max_len` is a
+    /// [`FormatError::Limit`].
+    pub fn string(&mut self, max_len: u64, what: &str) -> Result<&'a [u8], FormatError> {
+        let len = self.count(what)?;
+        if len > max_len {
             return Err(FormatError::limit(
                 format!("{what} of {len} bytes"),
-                limits.max_string_bytes,
+                max_len,
             ));
         }
         self.take(len, what)
     }
 
+    /// The header of an array value: its element type and element count.
+    pub fn array_header(&mut self, what: &str) -> Result<(u32, u64), FormatError> {
+        let elem_type = self.u32(what)?;
+        Ok((elem_type, self.count(what)?))
+    }
+
+    /// A value of type `t` that is not an array (a string longer than `max_string` is a
+    /// [`FormatError::Limit`]); `Ok(None)`, reading nothing, for an array or an unknown type.
+    pub fn scalar(
+        &mut self,
+        t: u32,
+        max_string: u64,
+        what: &str,
+    ) -> Result<Option<Scalar<'a>>, FormatError> {
+        Ok(Some(match t {
+            vt::U8 => Scalar::U8(self.u8(what)?),
+            vt::I8 => Scalar::I8(self.u8(what)? as i8),
+            vt::U16 => Scalar::U16(self.u16(what)?),
+            vt::I16 => Scalar::I16(self.u16(what)? as i16),
+            vt::U32 => Scalar::U32(self.u32(what)?),
+            vt::I32 => Scalar::I32(self.u32(what)? as i32),
+            vt::F32 => Scalar::F32(f32::from_bits(self.u32(what)?)),
+            vt::BOOL => Scalar::Bool(self.u8(what)?),
+            vt::STRING => Scalar::String(self.string(max_string, what)?),
+            vt::U64 => Scalar::U64(self.u64(what)?),
+            vt::I64 => Scalar::I64(self.u64(what)? as i64),
+            vt::F64 => Scalar::F64(f64::from_bits(self.u64(what)?)),
+            _ => return Ok(None),
+        }))
+    }
+
     /// A string that must be valid UTF-8 (keys and tensor names).
     fn strict_string(&mut self, limits: &Limits, what: &str) -> Result<String, FormatError> {
         let at = self.pos;
-        let b = self.string_bytes(limits, what)?;
+        let b = self.string(limits.max_string_bytes, what)?;
         String::from_utf8(b.to_vec())
             .map_err(|_| bad(format!("{what} at offset {at} is not valid UTF-8")))
     }
@@ -239,30 +382,28 @@ fn f32_json(x: f32) -> Value {
 
 /// Read one scalar value of type `t` (not an array).
 fn scalar(r: &mut Reader<'_>, t: u32, limits: &Limits, key: &str) -> Result<Value, FormatError> {
-    Ok(match t {
-        vt::U8 => Value::from(r.u8(key)?),
-        vt::I8 => Value::from(r.u8(key)? as i8),
-        vt::U16 => Value::from(r.u16(key)?),
-        vt::I16 => Value::from(r.u16(key)? as i16),
-        vt::U32 => Value::from(r.u32(key)?),
-        vt::I32 => Value::from(r.u32(key)? as i32),
-        vt::F32 => f32_json(f32::from_bits(r.u32(key)?)),
-        vt::U64 => Value::from(r.u64(key)?),
-        vt::I64 => Value::from(r.u64(key)? as i64),
-        vt::F64 => float_json(f64::from_bits(r.u64(key)?)),
-        vt::BOOL => match r.u8(key)? {
-            0 => Value::Bool(false),
-            1 => Value::Bool(true),
-            v => {
-                return Err(bad(format!(
-                    "key {key:?}: bool value {v} is neither 0 nor 1"
-                )));
-            }
-        },
-        vt::STRING => {
-            Value::String(String::from_utf8_lossy(r.string_bytes(limits, key)?).into_owned())
+    let Some(v) = r.scalar(t, limits.max_string_bytes, key)? else {
+        return Err(bad(format!("key {key:?}: unknown value type {t}")));
+    };
+    Ok(match v {
+        Scalar::U8(x) => Value::from(x),
+        Scalar::I8(x) => Value::from(x),
+        Scalar::U16(x) => Value::from(x),
+        Scalar::I16(x) => Value::from(x),
+        Scalar::U32(x) => Value::from(x),
+        Scalar::I32(x) => Value::from(x),
+        Scalar::F32(x) => f32_json(x),
+        Scalar::U64(x) => Value::from(x),
+        Scalar::I64(x) => Value::from(x),
+        Scalar::F64(x) => float_json(x),
+        Scalar::Bool(0) => Value::Bool(false),
+        Scalar::Bool(1) => Value::Bool(true),
+        Scalar::Bool(v) => {
+            return Err(bad(format!(
+                "key {key:?}: bool value {v} is neither 0 nor 1"
+            )));
         }
-        other => return Err(bad(format!("key {key:?}: unknown value type {other}"))),
+        Scalar::String(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
     })
 }
 
@@ -285,7 +426,7 @@ fn value(
     }
     let each =
         min_size(et).ok_or_else(|| bad(format!("key {key:?}: unknown array element type {et}")))?;
-    let len = r.u64(key)?;
+    let len = r.count(key)?;
     r.check_count(len, each, &format!("key {key:?}: array"))?;
     let keep = usize::try_from(len).unwrap_or(usize::MAX).min(ARRAY_KEEP);
     *budget = budget.saturating_add(keep as u64);
@@ -301,7 +442,7 @@ fn value(
             items.push(scalar(r, et, limits, key)?);
         } else if et == vt::STRING {
             // Skip, but still check each string's length against the limit and the file.
-            r.string_bytes(limits, key)?;
+            r.string(limits.max_string_bytes, key)?;
         } else {
             // Fixed-size elements: skip them all at once (the count was checked against the
             // remaining bytes above, so this cannot overflow).
@@ -322,7 +463,7 @@ fn value(
     } else {
         let mut o = Map::new();
         o.insert("type".into(), "array".into());
-        o.insert("elem_type".into(), type_name(et).into());
+        o.insert("elem_type".into(), vt::name(et).into());
         o.insert("len".into(), len.into());
         o.insert("items".into(), Value::Array(items));
         Ok(Value::Object(o))
@@ -353,6 +494,7 @@ pub fn parse_prefix(
 /// For the fuzz target and its corpus replay: [`parse_prefix`] agrees with [`parse`] on the whole
 /// input, and on a prefix of an accepted input (cut where the first byte says) it either reads
 /// the same tensors or asks for more, never refuses.
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub fn check_prefix_consistency(data: &[u8]) {
     let limits = Limits::strict();
@@ -371,28 +513,15 @@ pub fn check_prefix_consistency(data: &[u8]) {
 }
 
 fn parse_from(r: &mut Reader<'_>, limits: &Limits) -> Result<Parsed, FormatError> {
-    if r.take(4, "magic")? != b"GGUF" {
-        return Err(bad("missing GGUF magic"));
+    let version = r.version()?;
+    if version == 1 {
+        return Err(FormatError::unsupported(
+            FORMAT,
+            "GGUF version 1 (32-bit counts); convert it with a current llama.cpp",
+        ));
     }
-    let mut version = r.u32("version")?;
-    if version & 0xFFFF == 0 {
-        // ggml's rule: a version whose low half is zero when read little-endian was written
-        // big-endian, and then so is everything else in the file.
-        r.big_endian = true;
-        version = version.swap_bytes();
-    }
-    match version {
-        2 | 3 => {}
-        1 => {
-            return Err(FormatError::unsupported(
-                FORMAT,
-                "GGUF version 1 (32-bit counts); convert it with a current llama.cpp",
-            ));
-        }
-        v => return Err(bad(format!("unknown GGUF version {v}"))),
-    }
-    let n_tensors = r.u64("tensor count")?;
-    let n_kv = r.u64("key-value count")?;
+    let n_tensors = r.count("tensor count")?;
+    let n_kv = r.count("key-value count")?;
     if n_tensors > limits.max_tensors {
         return Err(FormatError::limit(
             format!("tensor count {n_tensors}"),
@@ -425,7 +554,7 @@ fn parse_from(r: &mut Reader<'_>, limits: &Limits) -> Result<Parsed, FormatError
             if t != vt::U32 {
                 return Err(bad(format!(
                     "general.alignment has type {}, not u32",
-                    type_name(t)
+                    vt::name(t)
                 )));
             }
             let a = r.u32(&key)?;

@@ -1,39 +1,19 @@
 //! Sharded checkpoints (`model.safetensors.index.json`, `pytorch_model.bin.index.json`, ...) and
 //! model folders, each read as one logical checkpoint.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Component, Path};
 
-use serde::Deserialize;
 use weighhouse_tensor::Limits;
 
-use crate::checkpoint::{Files, Format, Parsed};
 use crate::error::{Error, FormatError, ResultExt};
+pub use crate::index_doc::looks_like_index;
+use crate::index_doc::{FORMAT, parse_doc};
+use crate::parsed::{Files, Format, Parsed};
 use crate::sniff::{self, Kind};
 
-const FORMAT: &str = "sharded index";
-
-#[derive(Deserialize)]
-struct IndexDoc {
-    #[serde(default)]
-    metadata: serde_json::Map<String, serde_json::Value>,
-    weight_map: BTreeMap<String, String>,
-}
-
-fn parse_doc(bytes: &[u8], limits: &Limits) -> Result<IndexDoc, FormatError> {
-    if bytes.len() as u64 > limits.max_header_bytes {
-        return Err(FormatError::limit(
-            format!("index of {} bytes", bytes.len()),
-            limits.max_header_bytes,
-        ));
-    }
-    serde_json::from_slice(bytes).map_err(|e| FormatError::malformed(FORMAT, e.to_string()))
-}
-
-/// True when `bytes` are a JSON sharded-checkpoint index.
-pub fn looks_like_index(bytes: &[u8], limits: &Limits) -> bool {
-    parse_doc(bytes, limits).is_ok()
-}
+/// How a file of the set is opened (by content, whatever its format).
+pub(crate) type Opener = fn(&mut Files, usize, &Limits) -> Result<Parsed, Error>;
 
 /// A shard's file name must stay inside the index's folder.
 fn shard_path(dir: &Path, name: &str) -> Result<std::path::PathBuf, FormatError> {
@@ -48,7 +28,12 @@ fn shard_path(dir: &Path, name: &str) -> Result<std::path::PathBuf, FormatError>
 }
 
 /// Open the sharded set whose index is `files[id]`.
-pub(crate) fn open_index(files: &mut Files, id: usize, limits: &Limits) -> Result<Parsed, Error> {
+pub(crate) fn open_index(
+    files: &mut Files,
+    id: usize,
+    limits: &Limits,
+    open: Opener,
+) -> Result<Parsed, Error> {
     let path = files.path(id).to_owned();
     let doc = parse_doc(files.bytes(id), limits).at(&path)?;
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -61,7 +46,7 @@ pub(crate) fn open_index(files: &mut Files, id: usize, limits: &Limits) -> Resul
     for shard in shards {
         let shard_file = shard_path(dir, shard).at(&path)?;
         let sid = files.open(&shard_file)?;
-        let parsed = sniff::open_file(files, sid, limits)?;
+        let parsed = open(files, sid, limits)?;
         for t in &parsed.tensors {
             found.insert(t.name.clone(), shard.clone());
         }
@@ -119,7 +104,12 @@ const PREFERENCE: &[Kind] = &[
 
 /// Open a model folder: its sharded index if it has one, else its weight files of the preferred
 /// format, as one checkpoint.
-pub(crate) fn open_dir(files: &mut Files, dir: &Path, limits: &Limits) -> Result<Parsed, Error> {
+pub(crate) fn open_dir(
+    files: &mut Files,
+    dir: &Path,
+    limits: &Limits,
+    open: Opener,
+) -> Result<Parsed, Error> {
     let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
         .at(dir)?
         .filter_map(|e| e.ok())
@@ -150,7 +140,7 @@ pub(crate) fn open_dir(files: &mut Files, dir: &Path, limits: &Limits) -> Result
     indexes.sort_by_key(|p| !p.to_string_lossy().contains("safetensors"));
     if let Some(p) = indexes.first() {
         let id = files.open(p)?;
-        return open_index(files, id, limits);
+        return open_index(files, id, limits, open);
     }
     let Some(kind) = PREFERENCE
         .iter()
@@ -177,7 +167,7 @@ pub(crate) fn open_dir(files: &mut Files, dir: &Path, limits: &Limits) -> Result
     let mut owner: HashMap<String, &Path> = HashMap::new();
     for p in chosen {
         let id = files.open(p)?;
-        let parsed = sniff::open_file(files, id, limits)?;
+        let parsed = open(files, id, limits)?;
         for t in &parsed.tensors {
             if let Some(other) = owner.get(&t.name) {
                 // Two files with the same tensors are two checkpoints (say, two quantisations of

@@ -4,11 +4,17 @@
 //! Formats are recognised by magic bytes and structure, never by file extension. Pickles are
 //! interpreted by a restricted machine that only builds tensors and plain containers; nothing in a
 //! file is ever imported or called. Every reader bounds what it allocates by [`Limits`].
+//!
+//! The format knowledge the security scanner (`weighhouse-scan`) needs too lives here once, and is
+//! public for it: the signatures of [`sniff`], the protobuf wire format ([`proto`]), the pickle
+//! opcode table ([`pickle::op`]), the GGUF cursor ([`gguf::Reader`]) and [`Limits`].
 
 mod checkpoint;
 mod error;
+mod index_doc;
 mod mmap;
-mod sniff;
+mod open;
+mod parsed;
 
 pub mod gguf;
 pub mod index;
@@ -16,7 +22,9 @@ pub mod keras;
 pub mod npy;
 pub mod onnx;
 pub mod pickle;
+pub mod proto;
 pub mod safetensors;
+pub mod sniff;
 pub mod tf;
 pub mod torch;
 
@@ -27,15 +35,3 @@ pub use checkpoint::{
 pub use error::{Error, FormatError, ResultExt};
 pub use sniff::{Kind, sniff};
 pub use weighhouse_tensor::{DType, GgmlBlock, Limits};
-
-#[cfg(test)]
-mod test_util {
-    /// Append `v` as a protobuf / LevelDB base-128 varint (for building test inputs).
-    pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-}

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use weighhouse_tensor::{DType, Limits, byte_len};
 
-use crate::checkpoint::{Base, DataSource, Format, Layout, Parsed, TensorView};
 use crate::error::FormatError;
+use crate::parsed::{Base, DataSource, Format, Layout, Parsed, TensorView};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 

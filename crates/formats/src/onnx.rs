@@ -12,8 +12,9 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::{Map, Value, json};
 use weighhouse_tensor::{DType, Limits, byte_len};
 
-use crate::checkpoint::{DataSource, Files, Format, OtherValue, Parsed, TensorView};
 use crate::error::{Error, FormatError, ResultExt};
+use crate::parsed::{DataSource, Files, Format, OtherValue, Parsed, TensorView};
+use crate::proto::{self, Fields, Wire, WireError};
 
 const FORMAT: &str = "onnx";
 
@@ -25,101 +26,25 @@ fn malformed(msg: impl Into<String>) -> FormatError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Protobuf wire format.
+// Protobuf wire format, through the crate's one decoder ([`crate::proto`]).
 
-/// One field value as it appears on the wire.
-#[derive(Debug, Clone, Copy)]
-enum Wire<'a> {
-    Varint(u64),
-    Fixed64(u64),
-    Len(&'a [u8]),
-    Fixed32(u32),
+/// A wire-format error as an ONNX [`FormatError`].
+fn wire_error(e: WireError) -> FormatError {
+    match e {
+        WireError::UnsupportedWireType { number, wire } => malformed(format!(
+            "field {number} has wire type {wire}, which ONNX does not use"
+        )),
+        e => malformed(e.to_string()),
+    }
 }
 
-impl Wire<'_> {
-    fn kind(&self) -> &'static str {
-        match self {
-            Wire::Varint(_) => "varint",
-            Wire::Fixed64(_) => "fixed64",
-            Wire::Len(_) => "length-delimited",
-            Wire::Fixed32(_) => "fixed32",
-        }
-    }
+/// The next field of `fields`, with ONNX errors.
+fn next_field<'a>(fields: &mut Fields<'a>) -> Result<Option<(u32, Wire<'a>)>, FormatError> {
+    fields.next_field().map_err(wire_error)
 }
 
 fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, FormatError> {
-    let mut value = 0u64;
-    for i in 0..10u32 {
-        let b = *buf.get(*pos).ok_or_else(|| malformed("truncated varint"))?;
-        *pos += 1;
-        if i == 9 && b > 1 {
-            return Err(malformed("varint overflows 64 bits"));
-        }
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err(malformed("varint longer than 10 bytes"))
-}
-
-/// The fields of one message, in wire order. Length-delimited values borrow from the input.
-struct Fields<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Fields<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0 }
-    }
-
-    fn next_field(&mut self) -> Result<Option<(u32, Wire<'a>)>, FormatError> {
-        if self.pos >= self.buf.len() {
-            return Ok(None);
-        }
-        let key = read_varint(self.buf, &mut self.pos)?;
-        let number = u32::try_from(key >> 3)
-            .ok()
-            .filter(|&n| n > 0 && n < (1 << 29))
-            .ok_or_else(|| malformed(format!("bad field number {}", key >> 3)))?;
-        let take = |pos: &mut usize, n: usize| -> Result<&'a [u8], FormatError> {
-            let end = pos
-                .checked_add(n)
-                .filter(|&e| e <= self.buf.len())
-                .ok_or_else(|| {
-                    malformed(format!(
-                        "field {number}: {n} bytes at {} run past the end of its message",
-                        *pos
-                    ))
-                })?;
-            let s = &self.buf[*pos..end];
-            *pos = end;
-            Ok(s)
-        };
-        let value = match key & 7 {
-            0 => Wire::Varint(read_varint(self.buf, &mut self.pos)?),
-            1 => {
-                let s = take(&mut self.pos, 8)?;
-                Wire::Fixed64(u64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
-            }
-            2 => {
-                let n = read_varint(self.buf, &mut self.pos)?;
-                let n = usize::try_from(n).map_err(|_| malformed("length out of range"))?;
-                Wire::Len(take(&mut self.pos, n)?)
-            }
-            5 => {
-                let s = take(&mut self.pos, 4)?;
-                Wire::Fixed32(u32::from_le_bytes(s.try_into().unwrap_or([0; 4])))
-            }
-            w => {
-                return Err(malformed(format!(
-                    "field {number} has wire type {w}, which ONNX does not use"
-                )));
-            }
-        };
-        Ok(Some((number, value)))
-    }
+    proto::varint(buf, pos, proto::MAX_VARINT_BYTES).map_err(wire_error)
 }
 
 fn wrong_wire(msg: &str, number: u32, w: Wire<'_>) -> FormatError {
@@ -154,7 +79,7 @@ fn string_entry<'a>(buf: &'a [u8], limits: &Limits) -> Result<(&'a str, &'a str)
     const ENTRY: &str = "StringStringEntryProto";
     let (mut key, mut value) = ("", "");
     let mut fields = Fields::new(buf);
-    while let Some((k, v)) = fields.next_field()? {
+    while let Some((k, v)) = next_field(&mut fields)? {
         match k {
             1 => key = string_field(ENTRY, k, v, limits)?,
             2 => value = string_field(ENTRY, k, v, limits)?,
@@ -314,7 +239,7 @@ fn tensor_head<'a>(buf: &'a [u8], limits: &Limits) -> Result<TensorHead<'a>, For
     let mut h = TensorHead::default();
     let mut negative = false;
     let mut fields = Fields::new(buf);
-    while let Some((n, w)) = fields.next_field()? {
+    while let Some((n, w)) = next_field(&mut fields)? {
         match n {
             1 => each_varint(w, MSG, n, |d| {
                 if h.dims.len() >= limits.max_dims {
@@ -388,7 +313,7 @@ fn decode_typed(
         Ok(())
     };
     let mut fields = Fields::new(buf);
-    while let Some((n, w)) = fields.next_field()? {
+    while let Some((n, w)) = next_field(&mut fields)? {
         if !matches!(n, 4 | 5 | 7 | 10 | 11) {
             continue;
         }
@@ -598,7 +523,7 @@ impl<'a> Ctx<'a> {
 
     fn graph(&mut self, buf: &'a [u8], depth: usize) -> Result<(), FormatError> {
         let mut fields = Fields::new(buf);
-        while let Some((n, w)) = fields.next_field()? {
+        while let Some((n, w)) = next_field(&mut fields)? {
             match n {
                 1 => self.node(bytes_field("GraphProto", n, w)?, depth)?,
                 5 => self.tensor(bytes_field("GraphProto", n, w)?, None)?,
@@ -615,7 +540,7 @@ impl<'a> Ctx<'a> {
         let mut values = None;
         let mut dims = Vec::new();
         let mut fields = Fields::new(buf);
-        while let Some((n, w)) = fields.next_field()? {
+        while let Some((n, w)) = next_field(&mut fields)? {
             match n {
                 1 => {
                     values = Some(tensor_head(
@@ -659,7 +584,7 @@ impl<'a> Ctx<'a> {
         let mut domain = "";
         let mut attributes = Vec::new();
         let mut fields = Fields::new(buf);
-        while let Some((n, w)) = fields.next_field()? {
+        while let Some((n, w)) = next_field(&mut fields)? {
             match n {
                 2 if output.is_none() => output = Some(string_field(MSG, n, w, self.limits)?),
                 3 => node_name = string_field(MSG, n, w, self.limits)?,
@@ -693,7 +618,7 @@ impl<'a> Ctx<'a> {
         let mut scalar: Option<Value> = None;
         let mut list: Vec<Value> = Vec::new();
         let mut fields = Fields::new(buf);
-        while let Some((n, w)) = fields.next_field()? {
+        while let Some((n, w)) = next_field(&mut fields)? {
             match n {
                 1 => name = string_field(MSG, n, w, self.limits)?,
                 2 => {
@@ -801,7 +726,7 @@ fn decode(bytes: &[u8], limits: &Limits) -> Result<(Parsed, Vec<External>), Form
     let mut props = Map::new();
     let mut meta = Map::new();
     let mut fields = Fields::new(bytes);
-    while let Some((n, w)) = fields.next_field()? {
+    while let Some((n, w)) = next_field(&mut fields)? {
         match n {
             1 => {
                 meta.insert("ir_version".into(), json!(varint_field(MSG, n, w)?));
@@ -832,7 +757,7 @@ fn decode(bytes: &[u8], limits: &Limits) -> Result<(Parsed, Vec<External>), Form
                 let mut domain = "";
                 let mut version = 0i64;
                 let mut f = Fields::new(bytes_field(MSG, n, w)?);
-                while let Some((k, v)) = f.next_field()? {
+                while let Some((k, v)) = next_field(&mut f)? {
                     match k {
                         1 => domain = string_field("OperatorSetIdProto", k, v, limits)?,
                         2 => version = varint_field("OperatorSetIdProto", k, v)? as i64,
@@ -864,7 +789,7 @@ fn decode(bytes: &[u8], limits: &Limits) -> Result<(Parsed, Vec<External>), Form
     // TrainingInfoProto: `initialization` (1) and `algorithm` (2) graphs.
     for t in training {
         let mut f = Fields::new(t);
-        while let Some((k, v)) = f.next_field()? {
+        while let Some((k, v)) = next_field(&mut f)? {
             if k == 1 || k == 2 {
                 ctx.push_graph(bytes_field("TrainingInfoProto", k, v)?, 0)?;
             }
@@ -1030,7 +955,7 @@ pub(crate) fn open(files: &mut Files, id: usize, limits: &Limits) -> Result<Pars
 mod tests {
     use super::*;
     use crate::Base;
-    use crate::test_util::put_varint as varint;
+    use crate::proto::put_varint as varint;
 
     fn fv(n: u32, v: u64) -> Vec<u8> {
         let mut out = Vec::new();

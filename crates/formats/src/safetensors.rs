@@ -14,8 +14,8 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use weighhouse_tensor::{DType, Limits, byte_len};
 
-use crate::checkpoint::{DataSource, Format, Parsed, TensorView};
 use crate::error::FormatError;
+use crate::parsed::{DataSource, Format, Parsed, TensorView};
 
 const FORMAT: &str = "safetensors";
 
@@ -88,6 +88,7 @@ pub fn parse_header(bytes: &[u8], limits: &Limits) -> Result<Header, FormatError
 /// For the fuzz target and its corpus replay: [`parse_header_of`] on a prefix that holds the
 /// header (cut where the first byte says) accepts exactly what [`parse_header`] accepts on the
 /// whole input, with the same tensors.
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub fn check_prefix_consistency(data: &[u8]) {
     let limits = Limits::strict();

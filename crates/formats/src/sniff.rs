@@ -1,14 +1,18 @@
 //! Recognising a checkpoint by its magic bytes and structure (never by its file name), and
 //! dispatching to the right reader.
+//!
+//! The signatures below are the workspace's one table of magic bytes: [`sniff`] reads them in the
+//! order that picks a reader here, and the scanner (`weighhouse-scan`) reads the same ones, plus
+//! the compressed and archive wrappers it opens ([`compression`]), in the order its forensic
+//! dispatch needs. Where a signature leaves a choice (how large a safetensors header may be, which
+//! pickle protocols count), the predicate returns what it found and each caller decides.
 
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
 
 use weighhouse_tensor::Limits;
 
-use crate::checkpoint::{Files, Parsed};
-use crate::error::{Error, FormatError, ResultExt};
-use crate::{gguf, index, keras, npy, onnx, safetensors, tf, torch};
+use crate::pickle::op;
+use crate::{index_doc, onnx};
 
 /// What a file looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,22 +46,90 @@ pub enum Kind {
     Unknown,
 }
 
-const TORCH_LEGACY_MAGIC: &[u8] = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
-const HDF5_MAGIC: &[u8] = b"\x89HDF\r\n\x1a\n";
-const TF_TABLE_MAGIC: &[u8] = &[0x57, 0xfb, 0x80, 0x8b, 0x24, 0x75, 0x47, 0xdb];
+/// torch's legacy files start with their magic number `0x1950a86a20f9469cfc6c` pickled at
+/// protocol 2 (`PROTO 2`, `LONG1` of 10 bytes); a `STOP` follows.
+pub const TORCH_LEGACY_MAGIC: &[u8] = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
+/// The HDF5 superblock signature.
+pub const HDF5_MAGIC: &[u8] = b"\x89HDF\r\n\x1a\n";
+/// A LevelDB table (TensorFlow `.index`) ends with this.
+pub const TF_TABLE_MAGIC: &[u8] = &[0x57, 0xfb, 0x80, 0x8b, 0x24, 0x75, 0x47, 0xdb];
+/// GGUF files start with this.
+pub const GGUF_MAGIC: &[u8] = b"GGUF";
+/// NumPy `.npy` files start with this.
+pub const NPY_MAGIC: &[u8] = b"\x93NUMPY";
+/// A zip local file header (the first bytes of a non-empty archive).
+pub const ZIP_LOCAL_HEADER: &[u8] = b"PK\x03\x04";
+/// A zip end-of-central-directory record (the first bytes of an empty archive).
+pub const ZIP_END_RECORD: &[u8] = b"PK\x05\x06";
+
+/// The header length of a safetensors file: a little-endian u64 that fits in what follows it,
+/// followed by the `{` that opens the JSON header. The reference reader also needs a length of
+/// at least 2 (`{}`); [`sniff`] checks that, the scanner scans shorter ones as malformed
+/// safetensors.
+pub fn safetensors_header_len(bytes: &[u8]) -> Option<u64> {
+    let n = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    (bytes.get(8) == Some(&b'{') && n <= (bytes.len() - 8) as u64).then_some(n)
+}
+
+/// The protocol a pickle announces with a leading `PROTO` opcode (protocol 2 and later write
+/// one). The byte after it is returned as is: valid protocols are 0 to 5.
+pub fn pickle_protocol(bytes: &[u8]) -> Option<u8> {
+    match bytes {
+        [op::PROTO, p, ..] => Some(*p),
+        _ => None,
+    }
+}
+
+/// A POSIX tar archive (`ustar` at offset 257 of the first header).
+pub fn is_tar(bytes: &[u8]) -> bool {
+    bytes.len() > 262 && &bytes[257..262] == b"ustar"
+}
+
+/// A compressed stream or archive format that wraps other files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Compression {
+    /// gzip (`1f 8b`).
+    Gzip,
+    /// A zlib stream: a deflate header whose check bits are right.
+    Zlib,
+    /// bzip2 (`BZh`).
+    Bzip2,
+    /// xz (`fd 37 7a 58 5a 00`).
+    Xz,
+    /// Zstandard (`28 b5 2f fd`).
+    Zstd,
+    /// A 7z archive.
+    SevenZip,
+}
+
+/// The compressed stream or archive format `bytes` start with, if any. None of these is a
+/// checkpoint format ([`sniff`] does not open them); the scanner unpacks gzip, zlib and 7z.
+pub fn compression(bytes: &[u8]) -> Option<Compression> {
+    Some(match bytes {
+        [0x1f, 0x8b, ..] => Compression::Gzip,
+        [0x78, flg, ..]
+            if matches!(flg, 0x01 | 0x5e | 0x9c | 0xda) && (0x7800 | u16::from(*flg)) % 31 == 0 =>
+        {
+            Compression::Zlib
+        }
+        [b'B', b'Z', b'h', ..] => Compression::Bzip2,
+        [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => Compression::Xz,
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
+        [b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c, ..] => Compression::SevenZip,
+        _ => return None,
+    })
+}
 
 /// Tell what `bytes` are.
 pub fn sniff(bytes: &[u8], limits: &Limits) -> Kind {
-    if bytes.len() >= 9 {
-        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8]));
-        if n >= 2 && n <= (bytes.len() - 8) as u64 && bytes[8] == b'{' {
-            return Kind::Safetensors;
-        }
+    if safetensors_header_len(bytes).is_some_and(|n| n >= 2) {
+        return Kind::Safetensors;
     }
-    if bytes.starts_with(b"GGUF") {
+    if bytes.starts_with(GGUF_MAGIC) {
         return Kind::Gguf;
     }
-    if bytes.starts_with(b"\x93NUMPY") {
+    if bytes.starts_with(NPY_MAGIC) {
         return Kind::Npy;
     }
     // A legacy torch file is a pickle stream. Any protocol 2-5 pickle goes to that reader, even
@@ -65,24 +137,24 @@ pub fn sniff(bytes: &[u8], limits: &Limits) -> Kind {
     // names whatever global it would need (say, one that computes the magic number) or says it is
     // not a torch file.
     if bytes.starts_with(TORCH_LEGACY_MAGIC)
-        || (bytes.len() > 2 && bytes[0] == 0x80 && (2..=5).contains(&bytes[1]))
+        || (bytes.len() > 2 && pickle_protocol(bytes).is_some_and(|p| (2..=5).contains(&p)))
     {
         return Kind::TorchLegacy;
     }
     if is_hdf5(bytes) {
         return Kind::Hdf5;
     }
-    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+    if bytes.starts_with(ZIP_LOCAL_HEADER) || bytes.starts_with(ZIP_END_RECORD) {
         return sniff_zip(bytes, limits);
     }
-    if bytes.len() > 262 && &bytes[257..262] == b"ustar" {
+    if is_tar(bytes) {
         return Kind::TorchTar;
     }
     if bytes.len() >= 48 && bytes.ends_with(TF_TABLE_MAGIC) {
         return Kind::TfIndex;
     }
     let text = bytes.trim_ascii_start();
-    if text.starts_with(b"{") && index::looks_like_index(bytes, limits) {
+    if text.starts_with(b"{") && index_doc::looks_like_index(bytes, limits) {
         return Kind::ShardIndex;
     }
     if onnx::looks_like_onnx(bytes, limits) {
@@ -92,7 +164,7 @@ pub fn sniff(bytes: &[u8], limits: &Limits) -> Kind {
 }
 
 /// HDF5's signature sits at offset 0, or 512, 1024, 2048, ... after a user block.
-fn is_hdf5(bytes: &[u8]) -> bool {
+pub fn is_hdf5(bytes: &[u8]) -> bool {
     let mut at = 0usize;
     while at + HDF5_MAGIC.len() <= bytes.len() {
         if &bytes[at..at + HDF5_MAGIC.len()] == HDF5_MAGIC {
@@ -135,57 +207,6 @@ fn sniff_zip(bytes: &[u8], limits: &Limits) -> Kind {
     Kind::Unknown
 }
 
-/// Open whatever `path` names: a file of any format, a folder, a sharded index or a TensorFlow
-/// checkpoint prefix.
-pub(crate) fn open_any(files: &mut Files, path: &Path, limits: &Limits) -> Result<Parsed, Error> {
-    if path.is_dir() {
-        return index::open_dir(files, path, limits);
-    }
-    if !path.exists() {
-        let mut prefixed = path.as_os_str().to_owned();
-        prefixed.push(".index");
-        let prefixed = PathBuf::from(prefixed);
-        if prefixed.is_file() {
-            let id = files.open(&prefixed)?;
-            return tf::open(files, id, limits);
-        }
-    }
-    let id = files.open(path)?;
-    open_file(files, id, limits)
-}
-
-/// Open file `id`, already in `files`, by what its bytes look like.
-pub(crate) fn open_file(files: &mut Files, id: usize, limits: &Limits) -> Result<Parsed, Error> {
-    let path = files.path(id).to_owned();
-    let kind = sniff(files.bytes(id), limits);
-    let single = |f: fn(&[u8], &Limits) -> Result<Parsed, FormatError>, files: &Files| {
-        let mut parsed = f(files.bytes(id), limits).at(&path)?;
-        parsed.remap_files(|_| id);
-        Ok(parsed)
-    };
-    match kind {
-        Kind::Safetensors => single(safetensors::parse, files),
-        Kind::TorchZip => single(torch::parse_zip, files),
-        Kind::TorchLegacy => single(torch::parse_legacy, files),
-        Kind::Gguf => single(gguf::parse, files),
-        Kind::Npy => single(npy::parse_npy, files),
-        Kind::Npz => single(npy::parse_npz, files),
-        Kind::KerasZip => single(keras::parse_keras_zip, files),
-        Kind::Hdf5 => single(keras::parse_h5, files),
-        Kind::TfIndex => tf::open(files, id, limits),
-        Kind::Onnx => onnx::open(files, id, limits),
-        Kind::ShardIndex => index::open_index(files, id, limits),
-        Kind::TorchTar => Err(Error::new(
-            &path,
-            FormatError::unsupported(
-                "pytorch",
-                "tar archives written by torch 0.3 and older; re-save with a newer torch",
-            ),
-        )),
-        Kind::Unknown => Err(Error::new(&path, FormatError::UnknownFormat)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,5 +224,34 @@ mod tests {
         let mut h5 = vec![0u8; 512];
         h5.extend_from_slice(HDF5_MAGIC);
         assert_eq!(sniff(&h5, &l), Kind::Hdf5);
+    }
+
+    #[test]
+    fn signatures() {
+        let mut st = 1u64.to_le_bytes().to_vec();
+        st.push(b'{');
+        assert_eq!(safetensors_header_len(&st), Some(1));
+        assert_eq!(sniff(&st, &Limits::strict()), Kind::Unknown);
+        st[0] = 2;
+        assert_eq!(safetensors_header_len(&st), None);
+        assert_eq!(safetensors_header_len(b"{"), None);
+        assert_eq!(pickle_protocol(b"\x80\x04\x95"), Some(4));
+        assert_eq!(pickle_protocol(b"\x80"), None);
+        assert_eq!(pickle_protocol(b"(lp0"), None);
+        assert_eq!(compression(b"\x1f\x8b\x08"), Some(Compression::Gzip));
+        assert_eq!(compression(b"\x78\x9c"), Some(Compression::Zlib));
+        assert_eq!(compression(b"\x78\x9d"), None);
+        assert_eq!(compression(b"BZh9"), Some(Compression::Bzip2));
+        assert_eq!(compression(b"\xfd7zXZ\x00"), Some(Compression::Xz));
+        assert_eq!(compression(b"\xfd7zXZ"), None);
+        assert_eq!(compression(b"\x28\xb5\x2f\xfd"), Some(Compression::Zstd));
+        assert_eq!(
+            compression(b"7z\xbc\xaf\x27\x1c\x00\x04"),
+            Some(Compression::SevenZip)
+        );
+        let mut tar = vec![0u8; 512];
+        tar[257..262].copy_from_slice(b"ustar");
+        assert!(is_tar(&tar));
+        assert!(!is_tar(&tar[..262]));
     }
 }

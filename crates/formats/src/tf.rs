@@ -10,8 +10,9 @@ use prost::Message;
 use serde_json::{Value, json};
 use weighhouse_tensor::{DType, Limits, byte_len, num_elements};
 
-use crate::checkpoint::{Base, DataSource, Files, Format, Layout, OtherValue, Parsed, TensorView};
 use crate::error::{Error, FormatError, ResultExt};
+use crate::parsed::{Base, DataSource, Files, Format, Layout, OtherValue, Parsed, TensorView};
+use crate::proto::{self, WireError};
 
 const FORMAT: &str = "tensorflow";
 
@@ -407,23 +408,11 @@ fn parse_strings(data: &[u8], n: u64, stored_crc: u32) -> Result<Vec<&[u8]>, Str
     let mut lens = Vec::with_capacity(n as usize);
     let mut crc = 0u32;
     for _ in 0..n {
-        let mut v = 0u64;
-        let mut shift = 0u32;
-        loop {
-            let b = *data.get(pos).ok_or("truncated string length")?;
-            pos += 1;
-            if shift == 63 && b > 1 {
-                return Err("string length overflows 64 bits".into());
-            }
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-            if shift > 63 {
-                return Err("string length varint is too long".into());
-            }
-        }
+        let v = proto::varint(data, &mut pos, proto::MAX_VARINT_BYTES).map_err(|e| match e {
+            WireError::TruncatedVarint { .. } => "truncated string length",
+            WireError::VarintOverflow => "string length overflows 64 bits",
+            _ => "string length varint is too long",
+        })?;
         crc = match u32::try_from(v) {
             Ok(v32) => crc32c::crc32c_append(crc, &v32.to_le_bytes()),
             Err(_) => crc32c::crc32c_append(crc, &v.to_le_bytes()),
@@ -561,7 +550,7 @@ pub(crate) fn open(files: &mut Files, id: usize, limits: &Limits) -> Result<Pars
 mod tests {
     use super::sstable::testing::table;
     use super::*;
-    use crate::test_util::put_varint as varint;
+    use crate::proto::put_varint as varint;
 
     fn entry(dtype: i32, dims: &[i64], shard: i32, data: &[u8], offset: usize) -> Vec<u8> {
         BundleEntryProto {

@@ -11,8 +11,8 @@ use std::io::{Cursor, Read};
 
 use weighhouse_tensor::{DType, Limits};
 
-use crate::checkpoint::{Base, DataSource, Format, Layout, OtherValue, Parsed, TensorView};
 use crate::error::FormatError;
+use crate::parsed::{Base, DataSource, Format, Layout, OtherValue, Parsed, TensorView};
 use crate::pickle::{self, Globals, MAX_WALK_DEPTH, Node, NodeId, Pickle};
 
 const FORMAT: &str = "pytorch";

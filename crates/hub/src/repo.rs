@@ -716,7 +716,8 @@ pub async fn lfs_objects(
     repo_id: i64,
 ) -> sqlx::Result<Vec<(FileEntry, i64)>> {
     let commits: Vec<(String, i64)> =
-        sqlx::query_as("SELECT oid, time FROM commits WHERE repo_id = ? ORDER BY time, oid")
+        // In the order they were made (rowid): a parent always before its children.
+        sqlx::query_as("SELECT oid, time FROM commits WHERE repo_id = ? ORDER BY rowid")
             .bind(repo_id)
             .fetch_all(db)
             .await?;
@@ -809,7 +810,8 @@ pub async fn duplicate(
         .last_insert_rowid();
     sqlx::query(
         "INSERT INTO commits (repo_id, oid, tree, parents, author, email, time, title, message, files)
-         SELECT ?, oid, tree, parents, author, email, time, title, message, files FROM commits WHERE repo_id = ?",
+         SELECT ?, oid, tree, parents, author, email, time, title, message, files FROM commits WHERE repo_id = ?
+         ORDER BY rowid",
     )
     .bind(id)
     .bind(src.id)

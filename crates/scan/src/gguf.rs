@@ -21,8 +21,20 @@
 //! | `gguf.template_obfuscation` | high | `|attr` with a computed name, `%c` formatting or `\N{...}` escapes (ways to build a name from numbers), calls to `eval`/`exec`/`getattr`/`open` |
 //! | `gguf.header` | — | (incomplete only) the header, a key-value or a tensor info is malformed or over a limit |
 //!
-//! GGUF v1 (32-bit counts), v2 and v3, little- and big-endian, are read.
+//! # Reading
+//!
+//! The header, key-values and tensor infos are read with the format readers' GGUF cursor
+//! ([`weighhouse_formats::gguf::Reader`]: magic, version and byte order, counts, strings, value
+//! types). The scanner keeps its own, more tolerant walk on top of it, because a file that
+//! `weighhouse_formats::gguf::parse` refuses may still reach a loader that renders its template:
+//! GGUF v1 (32-bit counts), v2 and v3, little- and big-endian, are read; duplicate keys, keys and
+//! strings that are not UTF-8, bools other than 0 and 1, and arrays of arrays (up to
+//! [`MAX_ARRAY_DEPTH`] deep) are walked rather than refused; and a tensor info is only checked
+//! for being complete, not for ggml's rules on types, shapes and offsets.
 
+use weighhouse_formats::gguf::{Reader, Scalar, value_type as vt};
+
+use crate::error::GgufError;
 use crate::report::{Report, Severity};
 
 /// Most key-values read.
@@ -34,129 +46,45 @@ const MAX_ARRAY_DEPTH: usize = 4;
 /// Longest template scanned in full.
 const MAX_TEMPLATE_BYTES: usize = 64 << 20;
 
-mod vt {
-    pub const U8: u32 = 0;
-    pub const I8: u32 = 1;
-    pub const U16: u32 = 2;
-    pub const I16: u32 = 3;
-    pub const U32: u32 = 4;
-    pub const I32: u32 = 5;
-    pub const F32: u32 = 6;
-    pub const BOOL: u32 = 7;
-    pub const STRING: u32 = 8;
-    pub const ARRAY: u32 = 9;
-    pub const U64: u32 = 10;
-    pub const I64: u32 = 11;
-    pub const F64: u32 = 12;
-}
-
-struct Reader<'a> {
-    b: &'a [u8],
-    pos: usize,
-    be: bool,
-    v1: bool,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: u64) -> Result<&'a [u8], String> {
-        let n = usize::try_from(n).map_err(|_| "length overflows".to_string())?;
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.b.len())
-            .ok_or_else(|| format!("truncated at offset {} (needs {n} bytes)", self.pos))?;
-        let s = &self.b[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-    fn remaining(&self) -> u64 {
-        (self.b.len() - self.pos) as u64
-    }
-    fn u32(&mut self) -> Result<u32, String> {
-        let s: [u8; 4] = self.take(4)?.try_into().map_err(|_| "short read")?;
-        Ok(if self.be {
-            u32::from_be_bytes(s)
-        } else {
-            u32::from_le_bytes(s)
-        })
-    }
-    fn u64(&mut self) -> Result<u64, String> {
-        let s: [u8; 8] = self.take(8)?.try_into().map_err(|_| "short read")?;
-        Ok(if self.be {
-            u64::from_be_bytes(s)
-        } else {
-            u64::from_le_bytes(s)
-        })
-    }
-    /// A count or length: 32-bit in v1, 64-bit afterwards.
-    fn len(&mut self) -> Result<u64, String> {
-        if self.v1 {
-            self.u32().map(u64::from)
-        } else {
-            self.u64()
-        }
-    }
-    fn string(&mut self) -> Result<&'a [u8], String> {
-        let n = self.len()?;
-        if n > self.remaining() {
-            return Err(format!(
-                "string of {n} bytes at offset {} runs past the end",
-                self.pos
-            ));
-        }
-        self.take(n)
-    }
-}
-
-fn fixed_size(t: u32) -> Option<u64> {
-    Some(match t {
-        vt::U8 | vt::I8 | vt::BOOL => 1,
-        vt::U16 | vt::I16 => 2,
-        vt::U32 | vt::I32 | vt::F32 => 4,
-        vt::U64 | vt::I64 | vt::F64 => 8,
-        _ => return None,
-    })
-}
-
-/// Read one value of type `t`, handing every string to `on_str`.
+/// Read one value of type `t`, handing every string to `on_str` with its offset.
 fn value<'a>(
     r: &mut Reader<'a>,
     t: u32,
     depth: usize,
     on_str: &mut dyn FnMut(&'a [u8], usize),
-) -> Result<(), String> {
-    if let Some(n) = fixed_size(t) {
-        r.take(n)?;
+) -> Result<(), GgufError> {
+    if let Some(n) = vt::fixed_size(t) {
+        r.take(n, "value")?;
         return Ok(());
     }
     match t {
         vt::STRING => {
-            let at = r.pos;
-            let s = r.string()?;
-            on_str(s, at);
+            let at = r.position();
+            if let Some(Scalar::String(s)) = r.scalar(t, u64::MAX, "string")? {
+                on_str(s, at);
+            }
             Ok(())
         }
         vt::ARRAY => {
             if depth >= MAX_ARRAY_DEPTH {
-                return Err("arrays nested too deeply".into());
+                return Err(GgufError::ArraysTooDeep);
             }
-            let et = r.u32()?;
-            let n = r.len()?;
-            if let Some(each) = fixed_size(et) {
-                let total = n.checked_mul(each).ok_or("array size overflows")?;
-                r.take(total)?;
+            let (et, n) = r.array_header("array")?;
+            if let Some(each) = vt::fixed_size(et) {
+                let total = n.checked_mul(each).ok_or(GgufError::ArraySizeOverflow)?;
+                r.take(total, "array")?;
                 return Ok(());
             }
             // Every element takes at least 4 bytes (a string or array header).
             if n > r.remaining() / 4 {
-                return Err(format!("array of {n} elements runs past the end"));
+                return Err(GgufError::ArrayTooLong(n));
             }
             for _ in 0..n {
                 value(r, et, depth + 1, on_str)?;
             }
             Ok(())
         }
-        other => Err(format!("unknown value type {other}")),
+        other => Err(GgufError::UnknownValueType(other)),
     }
 }
 
@@ -168,39 +96,22 @@ pub(crate) fn scan(data: &[u8], loc: &str, r: &mut Report) {
     }
 }
 
-fn parse(data: &[u8], loc: &str, rep: &mut Report) -> Result<(), String> {
-    let mut r = Reader {
-        b: data,
-        pos: 0,
-        be: false,
-        v1: false,
-    };
-    if r.take(4)? != b"GGUF" {
-        return Err("missing GGUF magic".into());
-    }
-    let mut version = r.u32()?;
-    if version & 0xFFFF == 0 {
-        r.be = true;
-        version = version.swap_bytes();
-    }
-    match version {
-        1 => r.v1 = true,
-        2 | 3 => {}
-        v => return Err(format!("unknown version {v}")),
-    }
-    let n_tensors = r.len()?;
-    let n_kv = r.len()?;
+fn parse(data: &[u8], loc: &str, rep: &mut Report) -> Result<(), GgufError> {
+    let mut r = Reader::new(data, data.len() as u64);
+    let v1 = r.version()? == 1;
+    let n_tensors = r.count("tensor count")?;
+    let n_kv = r.count("key-value count")?;
     if n_kv > MAX_KV || n_kv > r.remaining() / 12 {
-        return Err(format!("key-value count {n_kv} is too large for the file"));
+        return Err(GgufError::KvCount(n_kv));
     }
     if n_tensors > MAX_TENSORS {
-        return Err(format!("tensor count {n_tensors} is over the limit"));
+        return Err(GgufError::TensorLimit(n_tensors));
     }
     let mut templates: Vec<(String, usize, &[u8])> = Vec::new();
     for _ in 0..n_kv {
-        let key_at = r.pos;
-        let key = String::from_utf8_lossy(r.string()?).into_owned();
-        let t = r.u32()?;
+        let key_at = r.position();
+        let key = String::from_utf8_lossy(r.string(u64::MAX, "key")?).into_owned();
+        let t = r.u32("value type")?;
         let is_template = key.starts_with("tokenizer.chat_template") || key.contains("template");
         let mut found: Vec<(usize, &[u8])> = Vec::new();
         value(&mut r, t, 0, &mut |s, at| {
@@ -208,7 +119,11 @@ fn parse(data: &[u8], loc: &str, rep: &mut Report) -> Result<(), String> {
                 found.push((at, s));
             }
         })
-        .map_err(|e| format!("key {key:?} at offset {key_at}: {e}"))?;
+        .map_err(|e| GgufError::Key {
+            key: key.clone(),
+            offset: key_at,
+            source: Box::new(e),
+        })?;
         templates.extend(found.into_iter().map(|(at, s)| (key.clone(), at, s)));
     }
     for (key, at, s) in templates {
@@ -222,26 +137,29 @@ fn parse(data: &[u8], loc: &str, rep: &mut Report) -> Result<(), String> {
         scan_template(&text, &here, rep);
     }
     // Tensor infos: name, dims, type, offset.
-    let min = if r.v1 { 4 + 4 + 4 + 8 } else { 8 + 4 + 4 + 8 };
+    let min = if v1 { 4 + 4 + 4 + 8 } else { 8 + 4 + 4 + 8 };
     if n_tensors > r.remaining() / min {
-        return Err(format!(
-            "tensor count {n_tensors} is too large for the file"
-        ));
+        return Err(GgufError::TensorCount(n_tensors));
     }
     for i in 0..n_tensors {
-        let name = r.string().map_err(|e| format!("tensor {i}: {e}"))?;
-        let n_dims = r.u32()?;
+        let name = r
+            .string(u64::MAX, "tensor name")
+            .map_err(|e| GgufError::Tensor {
+                index: i,
+                source: Box::new(e.into()),
+            })?;
+        let n_dims = r.u32("dimension count")?;
         if n_dims > 8 {
-            return Err(format!(
-                "tensor {:?} has {n_dims} dimensions",
-                String::from_utf8_lossy(name)
-            ));
+            return Err(GgufError::TooManyDims {
+                name: String::from_utf8_lossy(name).into_owned(),
+                n_dims,
+            });
         }
         for _ in 0..n_dims {
-            r.len()?;
+            r.count("dimension")?;
         }
-        r.u32()?;
-        r.u64()?;
+        r.u32("tensor type")?;
+        r.u64("tensor offset")?;
     }
     Ok(())
 }

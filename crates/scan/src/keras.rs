@@ -43,6 +43,7 @@ use hdf5_reader::messages::datatype::{Datatype, StringSize, VarLenKind};
 use hdf5_reader::{Attribute, Hdf5File, OpenOptions};
 use serde_json::Value;
 
+use crate::error::Hdf5Error;
 use crate::report::{Report, Severity};
 
 /// Deepest JSON nesting walked (serde_json itself stops at 128).
@@ -103,15 +104,15 @@ pub(crate) fn scan(data: &[u8], loc: &str, r: &mut Report) {
 }
 
 /// The root group's string attributes, as `(name, value)`.
-fn root_string_attributes(data: &[u8]) -> Result<Vec<(String, String)>, String> {
+fn root_string_attributes(data: &[u8]) -> Result<Vec<(String, String)>, Hdf5Error> {
     let options = OpenOptions::default()
         .with_chunk_cache_bytes(0)
         .with_max_read_bytes(MAX_ATTR_BYTES)
         .with_max_object_header_bytes(64 << 20);
-    let file = Hdf5File::from_bytes_with_options(data, options).map_err(|e| e.to_string())?;
+    let file = Hdf5File::from_bytes_with_options(data, options)?;
     let offset_size = file.superblock().offset_size;
-    let root = file.root_group().map_err(|e| e.to_string())?;
-    let raw = root.raw_attributes().map_err(|e| e.to_string())?;
+    let root = file.root_group()?;
+    let raw = root.raw_attributes()?;
     let mut out = Vec::new();
     for a in raw {
         let (msg, _) = a.into_parts();
@@ -127,8 +128,10 @@ fn root_string_attributes(data: &[u8]) -> Result<Vec<(String, String)>, String> 
                     continue;
                 }
                 let attr = Attribute::from_message(msg);
-                attr.read_strings()
-                    .map_err(|e| format!("attribute {name:?}: {e}"))?
+                attr.read_strings().map_err(|source| Hdf5Error::Attribute {
+                    name: name.clone(),
+                    source,
+                })?
             }
             Datatype::String {
                 size: StringSize::Variable,
@@ -149,10 +152,12 @@ fn root_string_attributes(data: &[u8]) -> Result<Vec<(String, String)>, String> 
                     Some(s) => s.clone(),
                     None => match attr.read_vlen_strings(data, offset_size) {
                         Ok(s) => s,
-                        Err(_) => vec![
-                            attr.read_string()
-                                .map_err(|e| format!("attribute {name:?}: {e}"))?,
-                        ],
+                        Err(_) => {
+                            vec![attr.read_string().map_err(|source| Hdf5Error::Attribute {
+                                name: name.clone(),
+                                source,
+                            })?]
+                        }
                     },
                 }
             }
@@ -160,9 +165,10 @@ fn root_string_attributes(data: &[u8]) -> Result<Vec<(String, String)>, String> 
         };
         for v in values {
             if v.len() > MAX_ATTR_BYTES {
-                return Err(format!(
-                    "attribute {name:?} is longer than {MAX_ATTR_BYTES} bytes"
-                ));
+                return Err(Hdf5Error::TooLong {
+                    name,
+                    max: MAX_ATTR_BYTES,
+                });
             }
             out.push((name.clone(), v));
         }

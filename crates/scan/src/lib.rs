@@ -7,11 +7,20 @@
 //! arrays; joblib files with inline arrays; gzip and zlib wrappers; Keras H5 and `.keras`
 //! configurations; TensorFlow SavedModels; GGUF chat templates; ONNX external data; safetensors
 //! headers. A file that cannot be read completely is `incomplete`, never `safe`.
+//!
+//! What the scanner knows about the formats comes from the strict readers of
+//! `weighhouse-formats`: their signatures (`sniff`), protobuf decoder (`proto`), pickle opcode
+//! table (`pickle::op`), GGUF cursor (`gguf::Reader`) and [`Limits`]. Where the scanner must read
+//! what a strict reader refuses (GGUF v1, duplicate keys, an HDF5 file hdf5-reader cannot open,
+//! a pickle of any protocol), it keeps its own tolerant walk on top of those, and says so in the
+//! module concerned. Why a part of a file could not be read is a typed error of that module's
+//! reader; its text becomes the file's `incomplete` reason.
 
 pub mod pickle;
 pub mod policy;
 pub mod report;
 
+mod error;
 mod gguf;
 mod keras;
 mod onnx;
@@ -24,23 +33,32 @@ mod zip;
 use std::io::Read;
 use std::path::Path;
 
+use weighhouse_formats::pickle::op as pickle_op;
+use weighhouse_formats::sniff::{self, Compression};
+
+use error::LegacyStorageError;
 pub use policy::Profile;
 pub use report::{Finding, Report, Severity, Verdict};
+pub use weighhouse_formats::Limits;
 
 /// Scan settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Allowlist profile.
     pub profile: Profile,
-    /// Resource limits.
-    pub limits: pickle::Limits,
+    /// Resource limits: the workspace's one [`Limits`] type, which the format readers take too.
+    /// The scanner reads [`Limits::max_inflated_bytes`] as the most a compressed stream, a zip
+    /// member or a 7z archive may unpack to, and the pickle fields as
+    /// [`pickle::Budget::from_limits`] describes (opcodes, values, memo entries, and the nesting
+    /// of pickles inside archives and compressed streams).
+    pub limits: Limits,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             profile: Profile::Compat,
-            limits: pickle::Limits::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -62,11 +80,10 @@ pub struct FileReport {
     pub incomplete: Vec<String>,
 }
 
-/// Largest decompressed wrapper content.
-const MAX_DECOMPRESSED: u64 = 4 << 30;
-
 struct Scanner {
     opts: Options,
+    /// The pickle machine's bounds, from `opts.limits`.
+    budget: pickle::Budget,
     wo: Option<bool>,
 }
 
@@ -76,71 +93,78 @@ impl Scanner {
     }
 
     /// Scan any bytes: detect, dispatch, recurse.
+    ///
+    /// Detection uses the format readers' signatures ([`weighhouse_formats::sniff`]) in the
+    /// scanner's own order, and differs from `sniff()` where a forensic scan must: a zip archive
+    /// is also one that starts with `PK` and has an end-of-central-directory record anywhere
+    /// (loaders find the directory from the end); gzip, zlib and 7z are unpacked and bz2, xz and
+    /// zstd reported; a safetensors header of any length is checked (one too short for JSON is
+    /// reported malformed rather than passed over); pickles of every protocol, and of none, are
+    /// recognised (`pickle::looks_like`), as are SavedModel and GraphDef protobufs
+    /// (`savedmodel::looks_like`). HDF5 is recognised at offset 0 only, not after a user block.
     fn scan(&mut self, d: &[u8], loc: &str, depth: u32, r: &mut Report) {
-        if depth > self.opts.limits.depth {
+        if depth > self.budget.depth() {
             r.incomplete(loc, "nested too deeply");
             return;
         }
-        if d.starts_with(b"PK\x03\x04")
-            || (d.starts_with(b"PK") && d.windows(4).any(|w| w == b"PK\x05\x06"))
+        if d.starts_with(sniff::ZIP_LOCAL_HEADER)
+            || (d.starts_with(b"PK") && d.windows(4).any(|w| w == sniff::ZIP_END_RECORD))
         {
             return self.scan_zip(d, loc, depth, r);
         }
-        if d.starts_with(b"\x93NUMPY") {
+        if d.starts_with(sniff::NPY_MAGIC) {
             return self.scan_npy(d, loc, depth, r);
         }
-        if d.starts_with(b"\x89HDF\r\n\x1a\n") {
+        if d.starts_with(sniff::HDF5_MAGIC) {
             r.format("hdf5");
             return keras::scan(d, loc, r);
         }
-        if d.starts_with(b"GGUF") {
+        if d.starts_with(sniff::GGUF_MAGIC) {
             r.format("gguf");
             return gguf::scan(d, loc, r);
         }
-        if d.starts_with(b"7z\xbc\xaf\x27\x1c") {
-            return self.scan_7z(d, loc, depth, r);
-        }
-        if d.starts_with(&[0x1f, 0x8b]) {
-            r.format("gzip");
-            let mut out = Vec::new();
-            let res = flate2::read::MultiGzDecoder::new(d)
-                .take(MAX_DECOMPRESSED + 1)
-                .read_to_end(&mut out);
-            return self.scan_decompressed(res.map(|_| out), &format!("{loc}!gzip"), depth, r);
-        }
-        if d.len() >= 2
-            && d[0] == 0x78
-            && matches!(d[1], 0x01 | 0x5e | 0x9c | 0xda)
-            && (u16::from(d[0]) << 8 | u16::from(d[1])) % 31 == 0
-        {
-            let mut out = Vec::new();
-            let res = flate2::read::ZlibDecoder::new(d)
-                .take(MAX_DECOMPRESSED + 1)
-                .read_to_end(&mut out);
-            if res.is_ok() {
-                r.format("zlib");
-                return self.scan_decompressed(res.map(|_| out), &format!("{loc}!zlib"), depth, r);
+        let max = self.opts.limits.max_inflated_bytes;
+        match sniff::compression(d) {
+            Some(Compression::SevenZip) => return self.scan_7z(d, loc, depth, r),
+            Some(Compression::Gzip) => {
+                r.format("gzip");
+                let mut out = Vec::new();
+                let res = flate2::read::MultiGzDecoder::new(d)
+                    .take(max.saturating_add(1))
+                    .read_to_end(&mut out);
+                return self.scan_decompressed(res.map(|_| out), &format!("{loc}!gzip"), depth, r);
             }
+            Some(Compression::Zlib) => {
+                let mut out = Vec::new();
+                let res = flate2::read::ZlibDecoder::new(d)
+                    .take(max.saturating_add(1))
+                    .read_to_end(&mut out);
+                if res.is_ok() {
+                    r.format("zlib");
+                    return self.scan_decompressed(
+                        res.map(|_| out),
+                        &format!("{loc}!zlib"),
+                        depth,
+                        r,
+                    );
+                }
+            }
+            Some(Compression::Bzip2 | Compression::Xz | Compression::Zstd) => {
+                r.format("compressed");
+                r.add(
+                    "archive.unsupported",
+                    Severity::Medium,
+                    loc,
+                    "bz2/xz/zstd stream: its content cannot be inspected here",
+                );
+                return r.incomplete(loc, "bz2, xz and zstd streams are not decompressed");
+            }
+            _ => {}
         }
-        if ["BZh", "\u{fd}7zXZ"]
-            .iter()
-            .any(|m| d.starts_with(m.as_bytes()))
-            || d.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
-            || d.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
-        {
-            r.format("compressed");
-            r.add(
-                "archive.unsupported",
-                Severity::Medium,
-                loc,
-                "bz2/xz/zstd stream: its content cannot be inspected here",
-            );
-            return r.incomplete(loc, "bz2, xz and zstd streams are not decompressed");
-        }
-        if d.len() >= 263 && &d[257..262] == b"ustar" {
+        if sniff::is_tar(d) {
             return self.scan_tar(d, loc, depth, r);
         }
-        if safetensors_header(d) {
+        if sniff::safetensors_header_len(d).is_some() {
             r.format("safetensors");
             return safetensors::scan(d, loc, r);
         }
@@ -166,7 +190,9 @@ impl Scanner {
         r: &mut Report,
     ) {
         match res {
-            Ok(out) if out.len() as u64 <= MAX_DECOMPRESSED => self.scan(&out, loc, depth + 1, r),
+            Ok(out) if out.len() as u64 <= self.opts.limits.max_inflated_bytes => {
+                self.scan(&out, loc, depth + 1, r)
+            }
             Ok(_) => r.incomplete(loc, "decompresses beyond the limit"),
             Err(e) => r.incomplete(loc, format!("cannot decompress: {e}")),
         }
@@ -177,7 +203,7 @@ impl Scanner {
     /// then raw storage bytes); any other trailing bytes are scanned by content.
     fn scan_pickles(&mut self, d: &[u8], loc: &str, depth: u32, r: &mut Report) {
         r.format("pickle");
-        let opts = self.opts;
+        let (profile, budget) = (self.opts.profile, self.budget);
         let mut pos = 0usize;
         let mut index = 0usize;
         let mut first_magic = false;
@@ -193,8 +219,8 @@ impl Scanner {
                 d,
                 pos,
                 &ploc,
-                opts.profile,
-                opts.limits,
+                profile,
+                budget,
                 joblib,
                 depth,
                 r,
@@ -251,26 +277,22 @@ impl Scanner {
     /// differently).
     fn scan_nested(&mut self, b: &[u8], loc: &str, depth: u32, r: &mut Report) {
         let mut sub = Report::default();
-        if b.starts_with(b"PK\x03\x04")
-            || b.starts_with(b"\x93NUMPY")
-            || b.starts_with(&[0x1f, 0x8b])
-            || (b.first() == Some(&0x80) && b.get(1).is_some_and(|&p| (2..=5).contains(&p)))
+        if b.starts_with(sniff::ZIP_LOCAL_HEADER)
+            || b.starts_with(sniff::NPY_MAGIC)
+            || sniff::compression(b) == Some(Compression::Gzip)
+            || sniff::pickle_protocol(b).is_some_and(|p| (2..=5).contains(&p))
         {
             self.scan(b, loc, depth, &mut sub);
         }
         for at in buried_globals(b).into_iter().take(16) {
             let mut ignore = |_: &[u8], _: &str, _: &mut Report| {};
             let mut probe = Report::default();
-            let limits = pickle::Limits {
-                depth: 0,
-                ..self.opts.limits
-            };
             pickle::run(
                 b,
                 at,
                 &format!("{loc}+{at}"),
                 self.opts.profile,
-                limits,
+                self.budget.flat(),
                 false,
                 depth,
                 &mut probe,
@@ -300,7 +322,7 @@ impl Scanner {
         let zloc = format!("{loc}!zip");
         let central = zip::central(d, &zloc, r);
         let local = zip::walk_local(d);
-        let torch = d.starts_with(b"PK\x03\x04");
+        let torch = d.starts_with(sniff::ZIP_LOCAL_HEADER);
         let members: Vec<zip::Member> = match &central {
             Some(c) => c.clone(),
             None => {
@@ -346,11 +368,16 @@ impl Scanner {
         }
         for m in &all {
             let mloc = format!("{zloc}:{}", m.name);
-            let data = match zip::read(d, m) {
+            let data = match zip::read(d, m, self.opts.limits.max_inflated_bytes) {
                 Ok(b) => b,
                 Err(e) => {
-                    r.add("zip.unreadable_member", Severity::Medium, &mloc, e.clone());
-                    r.incomplete(&mloc, e);
+                    r.add(
+                        "zip.unreadable_member",
+                        Severity::Medium,
+                        &mloc,
+                        e.to_string(),
+                    );
+                    r.incomplete(&mloc, e.to_string());
                     continue;
                 }
             };
@@ -374,6 +401,7 @@ impl Scanner {
     fn scan_7z(&mut self, d: &[u8], loc: &str, depth: u32, r: &mut Report) {
         r.format("7z");
         let mut members: Vec<(String, Vec<u8>)> = Vec::new();
+        let max = self.opts.limits.max_inflated_bytes;
         let res = sevenz_rust2::ArchiveReader::new_with_memory_limit(
             std::io::Cursor::new(d),
             sevenz_rust2::Password::empty(),
@@ -386,9 +414,9 @@ impl Scanner {
                     return Ok(true);
                 }
                 let mut buf = Vec::new();
-                reader.take(MAX_DECOMPRESSED + 1).read_to_end(&mut buf)?;
+                reader.take(max.saturating_add(1)).read_to_end(&mut buf)?;
                 total += buf.len() as u64;
-                if total > MAX_DECOMPRESSED {
+                if total > max {
                     return Err(sevenz_rust2::Error::Other(
                         "the archive unpacks beyond the limit".into(),
                     ));
@@ -529,7 +557,7 @@ fn buried_globals(b: &[u8]) -> Vec<usize> {
     };
     let mut out = Vec::new();
     for i in 0..b.len() {
-        if b[i] != b'c' && b[i] != b'i' {
+        if b[i] != pickle_op::GLOBAL && b[i] != pickle_op::INST {
             continue;
         }
         let rest = &b[i + 1..];
@@ -548,13 +576,6 @@ fn buried_globals(b: &[u8]) -> Vec<usize> {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// A safetensors file starts with a little-endian u64 header length followed by `{`.
-fn safetensors_header(d: &[u8]) -> bool {
-    d.len() >= 9
-        && d[8] == b'{'
-        && u64::from_le_bytes(d[..8].try_into().expect("8 bytes")) <= (d.len() - 8) as u64
 }
 
 /// The value text of `'key': ...` in a numpy header dict.
@@ -605,21 +626,24 @@ fn legacy_storages(
     mut pos: usize,
     keys: &[String],
     storages: &[(String, String)],
-) -> Result<usize, String> {
+) -> Result<usize, LegacyStorageError> {
     for key in keys {
         let ty = storages
             .iter()
             .find(|(_, k)| k == key)
             .map(|(t, _)| t.as_str())
-            .ok_or_else(|| format!("storage {key:?} has no type"))?;
-        let elem = storage_elem_size(ty).ok_or_else(|| format!("unknown storage type {ty}"))?;
-        let n = d.get(pos..pos + 8).ok_or("truncated storage")?;
+            .ok_or_else(|| LegacyStorageError::Untyped(key.clone()))?;
+        let elem =
+            storage_elem_size(ty).ok_or_else(|| LegacyStorageError::UnknownType(ty.to_string()))?;
+        let n = d.get(pos..pos + 8).ok_or(LegacyStorageError::Truncated)?;
         let numel = u64::from_le_bytes(n.try_into().expect("8 bytes"));
-        let bytes = numel.checked_mul(elem).ok_or("storage size overflows")?;
+        let bytes = numel
+            .checked_mul(elem)
+            .ok_or(LegacyStorageError::SizeOverflow)?;
         pos = pos
-            .checked_add(8 + usize::try_from(bytes).map_err(|_| "storage too large")?)
+            .checked_add(8 + usize::try_from(bytes).map_err(|_| LegacyStorageError::TooLarge)?)
             .filter(|&e| e <= d.len())
-            .ok_or("truncated storage")?;
+            .ok_or(LegacyStorageError::Truncated)?;
     }
     Ok(pos)
 }
@@ -636,90 +660,18 @@ fn storage_elem_size(ty: &str) -> Option<u64> {
     })
 }
 
-/// A parser of the scanner, for fuzzing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Parser {
-    /// The whole-file scan: detection, archives, wrappers, NumPy, joblib, nested payloads.
-    Detect,
-    /// The pickle machine alone.
-    Pickle,
-    /// The Keras configuration walker (JSON text).
-    KerasConfig,
-    /// The HDF5 (Keras H5) reader.
-    Hdf5,
-    /// The GGUF reader and chat-template check.
-    Gguf,
-    /// The ONNX walker.
-    Onnx,
-    /// The SavedModel / GraphDef walker.
-    SavedModel,
-    /// The safetensors header checks.
-    Safetensors,
-}
-
-/// Run one parser on fuzz input. Any input must give a report, never a panic. Used by the
-/// `scan_*` fuzz targets and their corpus replay test.
-pub fn fuzz_one(parser: Parser, data: &[u8]) {
-    let mut r = Report::default();
-    let opts = Options {
-        limits: pickle::Limits {
-            opcodes: 1_000_000,
-            values: 1_000_000,
-            memo: 100_000,
-            depth: 4,
-        },
-        ..Options::default()
-    };
-    match parser {
-        Parser::Detect => {
-            let _ = scan_bytes("fuzz", data, &opts);
-        }
-        Parser::Pickle => {
-            let mut nested = |_: &[u8], _: &str, _: &mut Report| {};
-            let _ = pickle::run(
-                data,
-                0,
-                "fuzz",
-                Profile::Compat,
-                opts.limits,
-                true,
-                0,
-                &mut r,
-                &mut nested,
-            );
-        }
-        Parser::KerasConfig => keras::scan_config(&String::from_utf8_lossy(data), "fuzz", &mut r),
-        Parser::Hdf5 => keras::scan(data, "fuzz", &mut r),
-        Parser::Gguf => gguf::scan(data, "fuzz", &mut r),
-        Parser::Onnx => onnx::scan(data, "fuzz", &mut r),
-        Parser::SavedModel => savedmodel::scan(data, "fuzz", &mut r),
-        Parser::Safetensors => safetensors::scan(data, "fuzz", &mut r),
-    }
-}
-
-/// [`fuzz_one`] with the parser picked by the first byte (the `scan_input` target).
-pub fn exercise(data: &[u8]) {
-    let Some((&which, rest)) = data.split_first() else {
-        return;
-    };
-    let parser = match which % 8 {
-        0 => Parser::Detect,
-        1 => Parser::Pickle,
-        2 => Parser::KerasConfig,
-        3 => Parser::Gguf,
-        4 => Parser::Onnx,
-        5 => Parser::SavedModel,
-        6 => Parser::Safetensors,
-        _ => Parser::Hdf5,
-    };
-    fuzz_one(parser, rest);
-}
+#[cfg(feature = "fuzzing")]
+mod fuzz;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use fuzz::{Parser, exercise, fuzz_one};
 
 /// Scan bytes held in memory.
 pub fn scan_bytes(name: &str, data: &[u8], opts: &Options) -> FileReport {
     let mut r = Report::default();
     let mut s = Scanner {
-        opts: *opts,
+        opts: opts.clone(),
+        budget: pickle::Budget::from_limits(&opts.limits),
         wo: None,
     };
     s.scan(data, name, 0, &mut r);

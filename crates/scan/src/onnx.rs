@@ -1,9 +1,10 @@
 //! ONNX models: every tensor's external-data `location` and every node's operator domain.
 //!
-//! The `ModelProto` is walked by hand over the protobuf wire format (see [`wire`], which the
-//! SavedModel scanner shares): the main graph, the graphs of `training_info`, every subgraph
-//! held in a node attribute (`If`/`Loop`/`Scan` bodies, at any depth up to
-//! [`MAX_GRAPH_DEPTH`]), and the model-local functions. Every `TensorProto` met on the way
+//! The `ModelProto` is walked by hand over the protobuf wire format, with the format readers'
+//! decoder ([`weighhouse_formats::proto`], which the SavedModel scanner uses too): the main
+//! graph, the graphs of `training_info`, every subgraph held in a node attribute
+//! (`If`/`Loop`/`Scan` bodies, at any depth up to [`MAX_GRAPH_DEPTH`]), and the model-local
+//! functions. Every `TensorProto` met on the way
 //! (initializers, sparse initializers, `Constant` values, tensor attributes) is checked.
 //!
 //! # Rules
@@ -20,123 +21,16 @@
 
 use std::collections::HashSet;
 
+use weighhouse_formats::proto::{Fields, Wire};
+
+use crate::error::OnnxError;
 use crate::report::{Report, Severity};
-use wire::{Fields, Val};
 
 /// Deepest nesting of graphs inside node attributes.
 pub(crate) const MAX_GRAPH_DEPTH: usize = 64;
 
-/// The protobuf wire format, read without a schema.
-pub(crate) mod wire {
-    /// One field value.
-    #[derive(Debug, Clone, Copy)]
-    pub(crate) enum Val<'a> {
-        Varint(u64),
-        Fixed64,
-        Len(&'a [u8]),
-        Fixed32,
-    }
-
-    impl<'a> Val<'a> {
-        /// The bytes of a length-delimited field.
-        pub(crate) fn bytes(self) -> Option<&'a [u8]> {
-            match self {
-                Val::Len(b) => Some(b),
-                _ => None,
-            }
-        }
-    }
-
-    /// The fields of one message, in order. A malformed field ends the iteration with `Err`.
-    #[derive(Debug, Clone)]
-    pub(crate) struct Fields<'a> {
-        buf: &'a [u8],
-        pos: usize,
-        failed: bool,
-    }
-
-    impl<'a> Fields<'a> {
-        pub(crate) fn new(buf: &'a [u8]) -> Self {
-            Self {
-                buf,
-                pos: 0,
-                failed: false,
-            }
-        }
-
-        fn varint(&mut self) -> Result<u64, String> {
-            let mut v = 0u64;
-            for i in 0..10u32 {
-                let b = *self
-                    .buf
-                    .get(self.pos)
-                    .ok_or_else(|| format!("truncated varint at {}", self.pos))?;
-                self.pos += 1;
-                if i == 9 && b > 1 {
-                    return Err("varint overflows 64 bits".into());
-                }
-                v |= u64::from(b & 0x7f) << (7 * i);
-                if b & 0x80 == 0 {
-                    return Ok(v);
-                }
-            }
-            Err("varint longer than 10 bytes".into())
-        }
-
-        fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-            let end = self
-                .pos
-                .checked_add(n)
-                .filter(|&e| e <= self.buf.len())
-                .ok_or_else(|| format!("field of {n} bytes at {} runs past the end", self.pos))?;
-            let s = &self.buf[self.pos..end];
-            self.pos = end;
-            Ok(s)
-        }
-
-        fn field(&mut self) -> Result<(u32, Val<'a>), String> {
-            let key = self.varint()?;
-            let number = u32::try_from(key >> 3).map_err(|_| "field number too large")?;
-            if number == 0 {
-                return Err("field number 0".into());
-            }
-            let val = match key & 7 {
-                0 => Val::Varint(self.varint()?),
-                1 => {
-                    self.take(8)?;
-                    Val::Fixed64
-                }
-                2 => {
-                    let n = usize::try_from(self.varint()?).map_err(|_| "length overflows")?;
-                    Val::Len(self.take(n)?)
-                }
-                5 => {
-                    self.take(4)?;
-                    Val::Fixed32
-                }
-                w => return Err(format!("unsupported wire type {w}")),
-            };
-            Ok((number, val))
-        }
-    }
-
-    impl<'a> Iterator for Fields<'a> {
-        type Item = Result<(u32, Val<'a>), String>;
-        fn next(&mut self) -> Option<Self::Item> {
-            if self.failed || self.pos >= self.buf.len() {
-                return None;
-            }
-            let r = self.field();
-            if r.is_err() {
-                self.failed = true;
-            }
-            Some(r)
-        }
-    }
-}
-
 /// Whether `data` looks like an ONNX `ModelProto` (well-formed fields of the right wire types,
-/// an `ir_version` and a `graph`).
+/// an `ir_version` and a `graph`): the format reader's own test.
 pub(crate) fn looks_like(data: &[u8]) -> bool {
     weighhouse_formats::onnx::looks_like_onnx(data, &weighhouse_formats::Limits::default())
 }
@@ -196,28 +90,28 @@ pub(crate) fn location_escape(location: &str) -> Option<&'static str> {
 }
 
 impl Scanner<'_> {
-    fn model(&mut self, data: &[u8], loc: &str) -> Result<(), String> {
+    fn model(&mut self, data: &[u8], loc: &str) -> Result<(), OnnxError> {
         let mut graphs = Vec::new();
         let mut functions = Vec::new();
         for f in Fields::new(data) {
             let (n, v) = f?;
             match (n, v) {
-                (7, Val::Len(g)) => graphs.push((g, format!("{loc}!graph"))),
-                (20, Val::Len(t)) => {
+                (7, Wire::Len(g)) => graphs.push((g, format!("{loc}!graph"))),
+                (20, Wire::Len(t)) => {
                     for f in Fields::new(t) {
-                        if let (1 | 2, Val::Len(g)) = f? {
+                        if let (1 | 2, Wire::Len(g)) = f? {
                             graphs.push((g, format!("{loc}!training_info")));
                         }
                     }
                 }
-                (25, Val::Len(func)) => functions.push(func),
+                (25, Wire::Len(func)) => functions.push(func),
                 _ => {}
             }
         }
         // Model-local functions first, so their domains count as defined.
         for func in &functions {
             for f in Fields::new(func) {
-                if let (10, Val::Len(d)) = f? {
+                if let (10, Wire::Len(d)) = f? {
                     self.local_domains
                         .insert(String::from_utf8_lossy(d).into_owned());
                 }
@@ -229,15 +123,15 @@ impl Scanner<'_> {
         for func in functions {
             let mut name = String::new();
             for f in Fields::new(func) {
-                if let (1, Val::Len(b)) = f? {
+                if let (1, Wire::Len(b)) = f? {
                     name = String::from_utf8_lossy(b).into_owned();
                 }
             }
             let l = format!("{loc}!function:{name}");
             for f in Fields::new(func) {
                 match f? {
-                    (7, Val::Len(node)) => self.node(node, &l, 0)?,
-                    (11, Val::Len(attr)) => self.attribute(attr, &l, 0)?,
+                    (7, Wire::Len(node)) => self.node(node, &l, 0)?,
+                    (11, Wire::Len(attr)) => self.attribute(attr, &l, 0)?,
                     _ => {}
                 }
             }
@@ -245,32 +139,32 @@ impl Scanner<'_> {
         Ok(())
     }
 
-    fn graph(&mut self, g: &[u8], loc: &str, depth: usize) -> Result<(), String> {
+    fn graph(&mut self, g: &[u8], loc: &str, depth: usize) -> Result<(), OnnxError> {
         if depth > MAX_GRAPH_DEPTH {
-            return Err(format!("graphs nested deeper than {MAX_GRAPH_DEPTH}"));
+            return Err(OnnxError::GraphsTooDeep(MAX_GRAPH_DEPTH));
         }
         for f in Fields::new(g) {
             match f? {
-                (1, Val::Len(node)) => self.node(node, loc, depth)?,
-                (5, Val::Len(t)) => self.tensor(t, &format!("{loc}!initializer"))?,
-                (15, Val::Len(st)) => self.sparse(st, &format!("{loc}!initializer"))?,
+                (1, Wire::Len(node)) => self.node(node, loc, depth)?,
+                (5, Wire::Len(t)) => self.tensor(t, &format!("{loc}!initializer"))?,
+                (15, Wire::Len(st)) => self.sparse(st, &format!("{loc}!initializer"))?,
                 _ => {}
             }
         }
         Ok(())
     }
 
-    fn node(&mut self, node: &[u8], loc: &str, depth: usize) -> Result<(), String> {
+    fn node(&mut self, node: &[u8], loc: &str, depth: usize) -> Result<(), OnnxError> {
         let mut name = String::new();
         let mut op = String::new();
         let mut domain = String::new();
         let mut attrs = Vec::new();
         for f in Fields::new(node) {
             match f? {
-                (3, Val::Len(b)) => name = String::from_utf8_lossy(b).into_owned(),
-                (4, Val::Len(b)) => op = String::from_utf8_lossy(b).into_owned(),
-                (7, Val::Len(b)) => domain = String::from_utf8_lossy(b).into_owned(),
-                (5, Val::Len(a)) => attrs.push(a),
+                (3, Wire::Len(b)) => name = String::from_utf8_lossy(b).into_owned(),
+                (4, Wire::Len(b)) => op = String::from_utf8_lossy(b).into_owned(),
+                (7, Wire::Len(b)) => domain = String::from_utf8_lossy(b).into_owned(),
+                (5, Wire::Len(a)) => attrs.push(a),
                 _ => {}
             }
         }
@@ -317,49 +211,49 @@ impl Scanner<'_> {
         }
     }
 
-    fn attribute(&mut self, a: &[u8], loc: &str, depth: usize) -> Result<(), String> {
+    fn attribute(&mut self, a: &[u8], loc: &str, depth: usize) -> Result<(), OnnxError> {
         let mut name = String::new();
         for f in Fields::new(a) {
-            if let (1, Val::Len(b)) = f? {
+            if let (1, Wire::Len(b)) = f? {
                 name = String::from_utf8_lossy(b).into_owned();
             }
         }
         let here = format!("{loc}!attr:{name}");
         for f in Fields::new(a) {
             match f? {
-                (5 | 10, Val::Len(t)) => self.tensor(t, &here)?,
-                (6 | 11, Val::Len(g)) => self.graph(g, &here, depth + 1)?,
-                (22 | 23, Val::Len(st)) => self.sparse(st, &here)?,
+                (5 | 10, Wire::Len(t)) => self.tensor(t, &here)?,
+                (6 | 11, Wire::Len(g)) => self.graph(g, &here, depth + 1)?,
+                (22 | 23, Wire::Len(st)) => self.sparse(st, &here)?,
                 _ => {}
             }
         }
         Ok(())
     }
 
-    fn sparse(&mut self, st: &[u8], loc: &str) -> Result<(), String> {
+    fn sparse(&mut self, st: &[u8], loc: &str) -> Result<(), OnnxError> {
         for f in Fields::new(st) {
-            if let (1 | 2, Val::Len(t)) = f? {
+            if let (1 | 2, Wire::Len(t)) = f? {
                 self.tensor(t, loc)?;
             }
         }
         Ok(())
     }
 
-    fn tensor(&mut self, t: &[u8], loc: &str) -> Result<(), String> {
+    fn tensor(&mut self, t: &[u8], loc: &str) -> Result<(), OnnxError> {
         let mut name = String::new();
         let mut external = false;
         let mut locations = Vec::new();
         for f in Fields::new(t) {
             match f? {
-                (8, Val::Len(b)) => name = String::from_utf8_lossy(b).into_owned(),
-                (14, Val::Varint(1)) => external = true,
-                (13, Val::Len(entry)) => {
+                (8, Wire::Len(b)) => name = String::from_utf8_lossy(b).into_owned(),
+                (14, Wire::Varint(1)) => external = true,
+                (13, Wire::Len(entry)) => {
                     let mut key = None;
                     let mut value = None;
                     for f in Fields::new(entry) {
                         match f? {
-                            (1, Val::Len(k)) => key = Some(k),
-                            (2, Val::Len(v)) => value = Some(v),
+                            (1, Wire::Len(k)) => key = Some(k),
+                            (2, Wire::Len(v)) => value = Some(v),
                             _ => {}
                         }
                     }

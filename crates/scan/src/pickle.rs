@@ -10,30 +10,67 @@
 
 use std::collections::HashMap;
 
+use weighhouse_formats::Limits;
+use weighhouse_formats::pickle::op::{self, Arg};
+
+pub use crate::error::PickleError;
 use crate::policy::{self, Profile};
 use crate::report::{Report, Severity};
 
-/// Limits that keep a hostile stream from exhausting memory or time.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
+/// Deepest nesting of pickles inside pickles, archives and compressed streams, whatever
+/// [`Limits::max_depth`] says: each layer may unpack up to [`Limits::max_inflated_bytes`].
+pub const MAX_NESTING: u32 = 8;
+
+/// The most opcodes the machine runs in one pickle, whatever the limits allow: a real checkpoint's
+/// pickle has a few per tensor, and every opcode costs time.
+pub const MAX_OPCODES: u64 = 200_000_000;
+
+/// The most memo entries the machine keeps, whatever the limits allow: each costs memory.
+pub const MAX_MEMO: usize = 10_000_000;
+
+/// What keeps a hostile stream from exhausting memory or time: the scanner's reading of the
+/// workspace's one [`Limits`] type, made by [`Budget::from_limits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
     /// Opcodes per pickle.
-    pub opcodes: u64,
+    pub(crate) opcodes: u64,
     /// Values alive at once (stack plus containers).
-    pub values: usize,
+    pub(crate) values: usize,
     /// Memo entries.
-    pub memo: usize,
+    pub(crate) memo: usize,
     /// Nesting of pickles inside pickles, archives and compressed streams.
-    pub depth: u32,
+    pub(crate) depth: u32,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
+impl Budget {
+    /// The bounds `limits` sets for the pickle machine:
+    ///
+    /// * opcodes per pickle: [`Limits::max_pickle_bytes`] (each opcode takes at least one byte,
+    ///   so a stream the strict reader reads whole never reaches it), at most [`MAX_OPCODES`];
+    /// * values alive at once: [`Limits::max_pickle_items`]; memo entries: the same, at most
+    ///   [`MAX_MEMO`];
+    /// * nesting of pickles inside pickles, archives and compressed streams:
+    ///   [`Limits::max_depth`], at most [`MAX_NESTING`].
+    pub fn from_limits(limits: &Limits) -> Self {
+        let items = usize::try_from(limits.max_pickle_items).unwrap_or(usize::MAX);
         Self {
-            opcodes: 200_000_000,
-            values: 50_000_000,
-            memo: 10_000_000,
-            depth: 8,
+            opcodes: limits.max_pickle_bytes.min(MAX_OPCODES),
+            values: items,
+            memo: items.min(MAX_MEMO),
+            depth: u32::try_from(limits.max_depth)
+                .unwrap_or(u32::MAX)
+                .min(MAX_NESTING),
         }
+    }
+
+    /// The same bounds, with no nesting: bytes inside the pickle are not scanned as payloads.
+    pub(crate) fn flat(self) -> Self {
+        Self { depth: 0, ..self }
+    }
+
+    /// The nesting bound.
+    pub(crate) fn depth(&self) -> u32 {
+        self.depth
     }
 }
 
@@ -85,6 +122,8 @@ pub struct Outcome {
     pub single_int: Option<i64>,
     /// The whole pickle is the 80-bit legacy magic number.
     pub is_legacy_magic: bool,
+    /// Why the machine stopped before `STOP`, if it did (the report says so too).
+    pub error: Option<PickleError>,
 }
 
 /// Where nested payloads found in the stream go to be scanned.
@@ -106,26 +145,75 @@ struct Vm<'a> {
     protocol: u8,
     globals: Vec<GlobalUse>,
     profile: Profile,
-    limits: Limits,
+    budget: Budget,
     wo: bool,
     storages: Vec<(String, String)>,
     joblib: bool,
 }
 
-const WO_OPS: &[u8] = b"c\x81RbaesuM(t\x85\x86\x87N\x89\x88)]}\x8fJKMG X\x80.Q\x8ahjqr\x8a";
+/// The opcodes torch's weights-only unpickler implements; any other makes
+/// `torch.load(weights_only=True)` refuse the stream.
+const WEIGHTS_ONLY_OPS: &[u8] = &[
+    op::GLOBAL,
+    op::NEWOBJ,
+    op::REDUCE,
+    op::BUILD,
+    op::APPEND,
+    op::APPENDS,
+    op::SETITEM,
+    op::SETITEMS,
+    op::BININT2,
+    op::MARK,
+    op::TUPLE,
+    op::TUPLE1,
+    op::TUPLE2,
+    op::TUPLE3,
+    op::NONE,
+    op::NEWFALSE,
+    op::NEWTRUE,
+    op::EMPTY_TUPLE,
+    op::EMPTY_LIST,
+    op::EMPTY_DICT,
+    op::EMPTY_SET,
+    op::BININT,
+    op::BININT1,
+    op::BINFLOAT,
+    op::BINUNICODE,
+    op::PROTO,
+    op::STOP,
+    op::BINPERSID,
+    op::LONG1,
+    op::BINGET,
+    op::LONG_BINGET,
+    op::BINPUT,
+    op::LONG_BINPUT,
+];
 
-fn op_name(op: u8) -> String {
-    if op.is_ascii_graphic() {
-        format!("'{}'", op as char)
-    } else {
-        format!("0x{op:02x}")
-    }
-}
+/// Opcodes a protocol 0 or 1 pickle may start with.
+const FIRST_OPS: &[u8] = &[
+    op::MARK,
+    op::EMPTY_DICT,
+    op::EMPTY_LIST,
+    op::EMPTY_TUPLE,
+    op::GLOBAL,
+    op::NONE,
+    op::INT,
+    op::BININT,
+    op::BININT1,
+    op::UNICODE,
+    op::STRING,
+    op::BINUNICODE,
+    op::SHORT_BINSTRING,
+    op::BINSTRING,
+    op::BINFLOAT,
+    op::FLOAT,
+    op::LIST,
+];
 
 impl<'a> Vm<'a> {
-    fn push(&mut self, v: Val) -> Result<usize, String> {
-        if self.vals.len() >= self.limits.values {
-            return Err(format!("more than {} values", self.limits.values));
+    fn push(&mut self, v: Val) -> Result<usize, PickleError> {
+        if self.vals.len() >= self.budget.values {
+            return Err(PickleError::TooManyValues(self.budget.values));
         }
         self.vals.push(v);
         let id = self.vals.len() - 1;
@@ -133,42 +221,42 @@ impl<'a> Vm<'a> {
         Ok(id)
     }
 
-    fn new_val(&mut self, v: Val) -> Result<usize, String> {
-        if self.vals.len() >= self.limits.values {
-            return Err(format!("more than {} values", self.limits.values));
+    fn new_val(&mut self, v: Val) -> Result<usize, PickleError> {
+        if self.vals.len() >= self.budget.values {
+            return Err(PickleError::TooManyValues(self.budget.values));
         }
         self.vals.push(v);
         Ok(self.vals.len() - 1)
     }
 
-    fn pop(&mut self) -> Result<usize, String> {
+    fn pop(&mut self) -> Result<usize, PickleError> {
         let floor = self.marks.last().copied().unwrap_or(0);
         if self.stack.len() <= floor {
-            return Err("stack underflow".into());
+            return Err(PickleError::StackUnderflow);
         }
         Ok(self.stack.pop().expect("checked"))
     }
 
-    fn top(&self) -> Result<usize, String> {
+    fn top(&self) -> Result<usize, PickleError> {
         let floor = self.marks.last().copied().unwrap_or(0);
         if self.stack.len() <= floor {
-            return Err("stack underflow".into());
+            return Err(PickleError::StackUnderflow);
         }
         Ok(*self.stack.last().expect("checked"))
     }
 
-    fn pop_mark(&mut self) -> Result<Vec<usize>, String> {
-        let m = self.marks.pop().ok_or("no MARK on the stack")?;
+    fn pop_mark(&mut self) -> Result<Vec<usize>, PickleError> {
+        let m = self.marks.pop().ok_or(PickleError::NoMark)?;
         Ok(self.stack.split_off(m))
     }
 
     /// Take `n` argument bytes, checking the frame.
-    fn take(&mut self, n: usize, r: &mut Report) -> Result<&'a [u8], String> {
+    fn take(&mut self, n: usize, r: &mut Report) -> Result<&'a [u8], PickleError> {
         let end = self
             .pos
             .checked_add(n)
             .filter(|&e| e <= self.data.len())
-            .ok_or("truncated pickle")?;
+            .ok_or(PickleError::Truncated)?;
         if let Some(fe) = self.frame_end
             && end > fe
         {
@@ -185,12 +273,12 @@ impl<'a> Vm<'a> {
         Ok(s)
     }
 
-    fn line(&mut self, r: &mut Report) -> Result<String, String> {
+    fn line(&mut self, r: &mut Report) -> Result<String, PickleError> {
         let rest = &self.data[self.pos..];
         let nl = rest
             .iter()
             .position(|&b| b == b'\n')
-            .ok_or("truncated line")?;
+            .ok_or(PickleError::TruncatedLine)?;
         let raw = self.take(nl + 1, r)?;
         let mut s = &raw[..nl];
         if s.last() == Some(&b'\r') {
@@ -199,7 +287,7 @@ impl<'a> Vm<'a> {
         Ok(String::from_utf8_lossy(s).into_owned())
     }
 
-    fn uint(&mut self, n: usize, r: &mut Report) -> Result<u64, String> {
+    fn uint(&mut self, n: usize, r: &mut Report) -> Result<u64, PickleError> {
         let b = self.take(n, r)?;
         let mut v = 0u64;
         for (i, x) in b.iter().enumerate() {
@@ -208,13 +296,23 @@ impl<'a> Vm<'a> {
         Ok(v)
     }
 
+    /// The fixed argument of opcode `code`, or the length of its counted one, as a little-endian
+    /// unsigned integer of the width the opcode table gives.
+    fn arg_uint(&mut self, code: u8, r: &mut Report) -> Result<u64, PickleError> {
+        let width = match op::arg(code) {
+            Some(Arg::Fixed(n) | Arg::Counted(n)) => n,
+            _ => 0,
+        };
+        self.uint(width, r)
+    }
+
     fn global(
         &mut self,
         module: &str,
         name: &str,
         offset: usize,
         r: &mut Report,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, PickleError> {
         let (m, n) = policy::normalize(module, name, self.protocol);
         let full = format!("{m}.{n}");
         let loc = format!("{}@{offset}", self.loc);
@@ -303,7 +401,7 @@ impl<'a> Vm<'a> {
         r: &mut Report,
         nested: &mut NestedScan<'_>,
         depth: u32,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, PickleError> {
         let loc = format!("{}@{offset}", self.loc);
         match self.vals[callee].clone() {
             Val::Global(g) => {
@@ -365,7 +463,7 @@ impl<'a> Vm<'a> {
             }
         }
         // Strings and bytes handed to a call may be payloads themselves (a pickle passed to loads).
-        if depth < self.limits.depth {
+        if depth < self.budget.depth {
             for a in self.args_of(args) {
                 let bytes = match &self.vals[a] {
                     Val::Bytes(s, e) if e - s >= 8 => Some(self.data[*s..*e].to_vec()),
@@ -386,7 +484,7 @@ impl<'a> Vm<'a> {
         state: usize,
         offset: usize,
         r: &mut Report,
-    ) -> Result<(), String> {
+    ) -> Result<(), PickleError> {
         let loc = format!("{}@{offset}", self.loc);
         match self.vals[target].clone() {
             Val::Global(g) => {
@@ -413,7 +511,12 @@ impl<'a> Vm<'a> {
 
     /// joblib writes a NumpyArrayWrapper's array right after its BUILD: skip it (or scan it, for
     /// object arrays) exactly as `NumpyArrayWrapper.read_array` reads it.
-    fn joblib_array(&mut self, state: usize, offset: usize, r: &mut Report) -> Result<(), String> {
+    fn joblib_array(
+        &mut self,
+        state: usize,
+        offset: usize,
+        r: &mut Report,
+    ) -> Result<(), PickleError> {
         let Val::Dict(items) = self.vals[state].clone() else {
             return Ok(());
         };
@@ -459,17 +562,17 @@ impl<'a> Vm<'a> {
         }
         if object {
             // The array is a pickle of its own, inline.
-            return Err(format!("JOBLIB_OBJECT_ARRAY {}", self.pos));
+            return Err(PickleError::JoblibObjectArray { at: self.pos });
         }
         let (Some(shape), Some(itemsize)) = (shape, itemsize) else {
             r.incomplete(&loc, "joblib array whose shape or dtype could not be read");
-            return Err("unreadable joblib array".into());
+            return Err(PickleError::UnreadableJoblibArray);
         };
         let n = shape
             .iter()
             .try_fold(itemsize, |a, &d| a.checked_mul(d))
-            .ok_or("joblib array size overflows")?;
-        let n = usize::try_from(n).map_err(|_| "joblib array too large")?;
+            .ok_or(PickleError::JoblibArrayOverflow)?;
+        let n = usize::try_from(n).map_err(|_| PickleError::JoblibArrayTooLarge)?;
         self.take(n, r)?;
         Ok(())
     }
@@ -506,7 +609,7 @@ pub fn run(
     start: usize,
     loc: &str,
     profile: Profile,
-    limits: Limits,
+    budget: Budget,
     joblib: bool,
     depth: u32,
     r: &mut Report,
@@ -528,7 +631,7 @@ pub fn run(
         protocol: 0,
         globals: Vec::new(),
         profile,
-        limits,
+        budget,
         wo: true,
         storages: Vec::new(),
         joblib,
@@ -537,7 +640,7 @@ pub fn run(
     let mut ops = 0u64;
     let result = loop {
         if vm.pos >= data.len() {
-            break Err("the pickle ends without STOP".to_string());
+            break Err(PickleError::NoStop);
         }
         if let Some(fe) = vm.frame_end
             && vm.pos >= fe
@@ -545,31 +648,30 @@ pub fn run(
             vm.frame_end = None;
         }
         ops += 1;
-        if ops > limits.opcodes {
-            break Err(format!("more than {} opcodes", limits.opcodes));
+        if ops > budget.opcodes {
+            break Err(PickleError::TooManyOpcodes(budget.opcodes));
         }
         let offset = vm.pos;
-        let op = data[vm.pos];
+        let code = data[vm.pos];
         if let Err(e) = vm.take(1, r) {
             break Err(e);
         }
-        if !WO_OPS.contains(&op) {
+        if !WEIGHTS_ONLY_OPS.contains(&code) {
             vm.wo = false;
         }
-        let step = step(&mut vm, op, offset, r, nested, depth);
+        let step = step(&mut vm, code, offset, r, nested, depth);
         match step {
             Ok(true) => break Ok(()),
             Ok(false) => {}
-            Err(e) if e.starts_with("JOBLIB_OBJECT_ARRAY ") => {
+            Err(PickleError::JoblibObjectArray { at }) => {
                 // An object array inside a joblib stream: a whole pickle inline. Scan it, then go on.
-                let at: usize = e[20..].parse().unwrap_or(vm.pos);
                 let inner_loc = format!("{loc}@{at}!joblib-object-array");
                 let inner = run(
                     data,
                     at,
                     &inner_loc,
                     profile,
-                    limits,
+                    budget,
                     true,
                     depth + 1,
                     r,
@@ -577,7 +679,7 @@ pub fn run(
                 );
                 match inner.end {
                     Some(end) => vm.pos = end,
-                    None => break Err("unreadable joblib object array".into()),
+                    None => break Err(PickleError::UnreadableJoblibObjectArray),
                 }
             }
             Err(e) => break Err(e),
@@ -650,36 +752,43 @@ pub fn run(
                     _ => {}
                 }
             }
-            out.is_legacy_magic = data[start..vm.pos] == LEGACY_MAGIC_PICKLE_P2[..]
-                || data[start..vm.pos] == *b"\x80\x02\x8a\x0alp\xfc\x9cF\xf9 j\xa8P\x19.";
+            out.is_legacy_magic = data[start..vm.pos] == LEGACY_MAGIC_PICKLE_P2[..];
         }
-        Err(e) => r.incomplete(&format!("{loc}@{}", vm.pos), format!("pickle: {e}")),
+        Err(e) => {
+            r.incomplete(&format!("{loc}@{}", vm.pos), format!("pickle: {e}"));
+            out.error = Some(e);
+        }
     }
     out.weights_only_loadable = vm.wo && out.end.is_some();
     out.storages = vm.storages;
     out
 }
 
-/// torch's legacy magic number `0x1950a86a20f9469cfc6c` as `pickle.dump` writes it (protocol 2).
+/// What a whole pickle is compared with to recognise torch's legacy magic-number record.
+///
+/// Not [`weighhouse_formats::sniff::TORCH_LEGACY_MAGIC`] followed by `STOP`, which is what torch writes: this literal has a
+/// stray `p` (0x70) after the `LONG1` length, so it is not a pickle the machine can complete,
+/// [`Outcome::is_legacy_magic`] is never set and the storage walk of torch legacy files does not
+/// start. Kept byte for byte so that sharing the signatures changes no report; comparing with
+/// `TORCH_LEGACY_MAGIC` + `STOP` turns that walk on.
 const LEGACY_MAGIC_PICKLE_P2: [u8; 16] = *b"\x80\x02\x8a\x0alp\xfc\x9cF\xf9 j\xa8P\x19.";
 
 /// Execute one opcode. `Ok(true)` at STOP.
 fn step(
     vm: &mut Vm<'_>,
-    op: u8,
+    code: u8,
     offset: usize,
     r: &mut Report,
     nested: &mut NestedScan<'_>,
     depth: u32,
-) -> Result<bool, String> {
-    match op {
-        b'.' => return Ok(true),
-        0x80 => {
-            vm.protocol = vm.take(1, r)?[0];
+) -> Result<bool, PickleError> {
+    match code {
+        op::STOP => return Ok(true),
+        op::PROTO => {
+            vm.protocol = vm.arg_uint(code, r)? as u8;
         }
-        0x95 => {
-            // FRAME
-            let n = vm.uint(8, r)? as usize;
+        op::FRAME => {
+            let n = vm.arg_uint(code, r)? as usize;
             if let Some(fe) = vm.frame_end
                 && vm.pos < fe
             {
@@ -690,35 +799,35 @@ fn step(
                     "a FRAME starts inside another frame",
                 );
             }
-            let end = vm.pos.checked_add(n).ok_or("frame length overflows")?;
+            let end = vm.pos.checked_add(n).ok_or(PickleError::FrameOverflow)?;
             if end > vm.data.len() {
-                return Err("frame runs past the end of the data".into());
+                return Err(PickleError::FramePastEnd);
             }
             vm.frame_end = Some(end);
         }
-        b'(' => {
+        op::MARK => {
             if vm.marks.len() > 100_000 {
-                return Err("too many MARKs".into());
+                return Err(PickleError::TooManyMarks);
             }
             vm.marks.push(vm.stack.len());
         }
-        b'0' => {
+        op::POP => {
             vm.pop()?;
         }
-        b'1' => {
+        op::POP_MARK => {
             vm.pop_mark()?;
         }
-        b'2' => {
+        op::DUP => {
             let t = vm.top()?;
             vm.stack.push(t);
         }
-        b'N' => {
+        op::NONE => {
             vm.push(Val::None)?;
         }
-        0x88 | 0x89 => {
+        op::NEWTRUE | op::NEWFALSE => {
             vm.push(Val::Bool)?;
         }
-        b'I' => {
+        op::INT => {
             let l = vm.line(r)?;
             let v = match l.as_str() {
                 "00" | "01" => Val::Bool,
@@ -726,19 +835,15 @@ fn step(
             };
             vm.push(v)?;
         }
-        b'J' => {
-            let v = vm.uint(4, r)? as u32 as i32 as i64;
+        op::BININT => {
+            let v = vm.arg_uint(code, r)? as u32 as i32 as i64;
             vm.push(Val::Int(v))?;
         }
-        b'K' => {
-            let v = vm.uint(1, r)? as i64;
+        op::BININT1 | op::BININT2 => {
+            let v = vm.arg_uint(code, r)? as i64;
             vm.push(Val::Int(v))?;
         }
-        b'M' => {
-            let v = vm.uint(2, r)? as i64;
-            vm.push(Val::Int(v))?;
-        }
-        b'L' => {
+        op::LONG => {
             let l = vm.line(r)?;
             let v = l
                 .trim_end_matches('L')
@@ -747,8 +852,8 @@ fn step(
                 .unwrap_or(Val::BigInt);
             vm.push(v)?;
         }
-        0x8a => {
-            let n = vm.uint(1, r)? as usize;
+        op::LONG1 => {
+            let n = vm.arg_uint(code, r)? as usize;
             let b = vm.take(n, r)?;
             let v = if n <= 8 {
                 let mut x: i64 = 0;
@@ -764,20 +869,20 @@ fn step(
             };
             vm.push(v)?;
         }
-        0x8b => {
-            let n = vm.uint(4, r)? as usize;
+        op::LONG4 => {
+            let n = vm.arg_uint(code, r)? as usize;
             vm.take(n, r)?;
             vm.push(Val::BigInt)?;
         }
-        b'F' => {
+        op::FLOAT => {
             vm.line(r)?;
             vm.push(Val::Float)?;
         }
-        b'G' => {
-            vm.take(8, r)?;
+        op::BINFLOAT => {
+            vm.arg_uint(code, r)?;
             vm.push(Val::Float)?;
         }
-        b'S' => {
+        op::STRING => {
             let l = vm.line(r)?;
             let s = l.trim();
             let inner = if s.len() >= 2
@@ -786,50 +891,58 @@ fn step(
             {
                 &s[1..s.len() - 1]
             } else {
-                return Err("STRING argument is not quoted".into());
+                return Err(PickleError::UnquotedString);
             };
             vm.push(Val::Str(inner.to_string()))?;
         }
-        b'V' => {
+        op::UNICODE => {
             let l = vm.line(r)?;
             vm.push(Val::Str(l))?;
         }
-        b'T' | b'X' | 0x8d | b'B' | 0x8e | 0x96 | b'U' | 0x8c | b'C' => {
-            let n = match op {
-                b'U' | 0x8c | b'C' => vm.uint(1, r)? as usize,
-                b'T' | b'X' | b'B' => vm.uint(4, r)? as usize,
-                _ => usize::try_from(vm.uint(8, r)?).map_err(|_| "length overflows")?,
-            };
+        op::BINSTRING
+        | op::BINUNICODE
+        | op::BINUNICODE8
+        | op::BINBYTES
+        | op::BINBYTES8
+        | op::BYTEARRAY8
+        | op::SHORT_BINSTRING
+        | op::SHORT_BINUNICODE
+        | op::SHORT_BINBYTES => {
+            let n =
+                usize::try_from(vm.arg_uint(code, r)?).map_err(|_| PickleError::LengthOverflow)?;
             let start = vm.pos;
             let b = vm.take(n, r)?;
-            let v = match op {
-                b'T' | b'X' | 0x8d | b'U' | 0x8c => {
-                    Val::Str(String::from_utf8_lossy(b).into_owned())
-                }
+            let v = match code {
+                op::BINSTRING
+                | op::BINUNICODE
+                | op::BINUNICODE8
+                | op::SHORT_BINSTRING
+                | op::SHORT_BINUNICODE => Val::Str(String::from_utf8_lossy(b).into_owned()),
                 _ => Val::Bytes(start, start + n),
             };
-            if matches!(op, b'B' | 0x8e | 0x96) && n >= 8 && depth < vm.limits.depth {
+            if matches!(code, op::BINBYTES | op::BINBYTES8 | op::BYTEARRAY8)
+                && n >= 8
+                && depth < vm.budget.depth
+            {
                 nested(b, &format!("{}@{start}!bytes", vm.loc), r);
             }
             vm.push(v)?;
         }
-        0x97 | 0x98 => {
-            // NEXT_BUFFER / READONLY_BUFFER
-            if op == 0x97 {
-                vm.push(Val::Opaque)?;
-            } else {
-                vm.top()?;
-            }
+        op::NEXT_BUFFER => {
+            vm.push(Val::Opaque)?;
         }
-        b')' => {
+        op::READONLY_BUFFER => {
+            vm.top()?;
+        }
+        op::EMPTY_TUPLE => {
             vm.push(Val::Tuple(Vec::new()))?;
         }
-        b't' => {
+        op::TUPLE => {
             let items = vm.pop_mark()?;
             vm.push(Val::Tuple(items))?;
         }
-        0x85..=0x87 => {
-            let n = (op - 0x84) as usize;
+        op::TUPLE1..=op::TUPLE3 => {
+            let n = usize::from(code - op::TUPLE1 + 1);
             let mut items = Vec::with_capacity(n);
             for _ in 0..n {
                 items.push(vm.pop()?);
@@ -837,32 +950,32 @@ fn step(
             items.reverse();
             vm.push(Val::Tuple(items))?;
         }
-        b']' => {
+        op::EMPTY_LIST => {
             vm.push(Val::List(Vec::new()))?;
         }
-        b'l' => {
+        op::LIST => {
             let items = vm.pop_mark()?;
             vm.push(Val::List(items))?;
         }
-        b'}' => {
+        op::EMPTY_DICT => {
             vm.push(Val::Dict(Vec::new()))?;
         }
-        b'd' => {
+        op::DICT => {
             let items = vm.pop_mark()?;
             if items.len() % 2 != 0 {
-                return Err("DICT with an odd number of items".into());
+                return Err(PickleError::OddItems("DICT"));
             }
             let pairs = items.chunks(2).map(|c| (c[0], c[1])).collect();
             vm.push(Val::Dict(pairs))?;
         }
-        0x8f => {
+        op::EMPTY_SET => {
             vm.push(Val::Set)?;
         }
-        0x91 => {
+        op::FROZENSET => {
             vm.pop_mark()?;
             vm.push(Val::Set)?;
         }
-        0x90 => {
+        op::ADDITEMS => {
             vm.pop_mark()?;
             let t = vm.top()?;
             if !matches!(vm.vals[t], Val::Set) {
@@ -874,8 +987,8 @@ fn step(
                 );
             }
         }
-        b'a' | b'e' => {
-            let items = if op == b'a' {
+        op::APPEND | op::APPENDS => {
+            let items = if code == op::APPEND {
                 vec![vm.pop()?]
             } else {
                 vm.pop_mark()?
@@ -903,16 +1016,16 @@ fn step(
                 }
             }
         }
-        b's' => {
+        op::SETITEM => {
             let v = vm.pop()?;
             let k = vm.pop()?;
             let t = vm.top()?;
             set_items(vm, t, vec![(k, v)], offset, r);
         }
-        b'u' => {
+        op::SETITEMS => {
             let items = vm.pop_mark()?;
             if items.len() % 2 != 0 {
-                return Err("SETITEMS with an odd number of items".into());
+                return Err(PickleError::OddItems("SETITEMS"));
             }
             let t = vm.top()?;
             set_items(
@@ -923,31 +1036,26 @@ fn step(
                 r,
             );
         }
-        b'g' | b'h' | b'j' => {
-            let idx = match op {
-                b'g' => vm
+        op::GET | op::BINGET | op::LONG_BINGET => {
+            let idx = match code {
+                op::GET => vm
                     .line(r)?
                     .trim()
                     .parse::<u64>()
-                    .map_err(|_| "bad GET index")?,
-                b'h' => vm.uint(1, r)?,
-                _ => vm.uint(4, r)?,
+                    .map_err(|_| PickleError::BadMemoIndex("GET"))?,
+                _ => vm.arg_uint(code, r)?,
             };
-            let v = *vm
-                .memo
-                .get(&idx)
-                .ok_or_else(|| format!("memo value not found at index {idx}"))?;
+            let v = *vm.memo.get(&idx).ok_or(PickleError::MemoMissing(idx))?;
             vm.stack.push(v);
         }
-        b'p' | b'q' | b'r' => {
-            let idx = match op {
-                b'p' => vm
+        op::PUT | op::BINPUT | op::LONG_BINPUT => {
+            let idx = match code {
+                op::PUT => vm
                     .line(r)?
                     .trim()
                     .parse::<u64>()
-                    .map_err(|_| "bad PUT index")?,
-                b'q' => vm.uint(1, r)?,
-                _ => vm.uint(4, r)?,
+                    .map_err(|_| PickleError::BadMemoIndex("PUT"))?,
+                _ => vm.arg_uint(code, r)?,
             };
             vm.saw_put = true;
             if vm.last_put.is_some_and(|l| idx <= l) {
@@ -960,26 +1068,26 @@ fn step(
             }
             vm.last_put = Some(idx);
             let t = vm.top()?;
-            if vm.memo.len() >= vm.limits.memo {
-                return Err("memo too large".into());
+            if vm.memo.len() >= vm.budget.memo {
+                return Err(PickleError::MemoTooLarge);
             }
             vm.memo.insert(idx, t);
         }
-        0x94 => {
+        op::MEMOIZE => {
             vm.saw_memoize = true;
             let t = vm.top()?;
-            if vm.memo.len() >= vm.limits.memo {
-                return Err("memo too large".into());
+            if vm.memo.len() >= vm.budget.memo {
+                return Err(PickleError::MemoTooLarge);
             }
             let idx = vm.memo.len() as u64;
             vm.memoize_count += 1;
             vm.memo.insert(idx, t);
         }
-        b'c' | b'i' => {
+        op::GLOBAL | op::INST => {
             let module = vm.line(r)?;
             let name = vm.line(r)?;
             let g = vm.global(&module, &name, offset, r)?;
-            if op == b'i' {
+            if code == op::INST {
                 // INST: instantiate with the arguments since the last MARK.
                 vm.stack.pop();
                 let items = vm.pop_mark()?;
@@ -988,7 +1096,7 @@ fn step(
                 vm.stack.push(res);
             }
         }
-        0x93 => {
+        op::STACK_GLOBAL => {
             let name = vm.pop()?;
             let module = vm.pop()?;
             match (
@@ -1000,43 +1108,43 @@ fn step(
                 }
                 _ => {
                     r.add("pickle.dynamic_global", Severity::Critical, &format!("{}@{offset}", vm.loc), "STACK_GLOBAL with operands that are not strings (a global computed at load time)");
-                    return Err("STACK_GLOBAL requires str".into());
+                    return Err(PickleError::StackGlobalOperands);
                 }
             }
         }
-        b'o' => {
+        op::OBJ => {
             let mut items = vm.pop_mark()?;
             if items.is_empty() {
-                return Err("OBJ without a class".into());
+                return Err(PickleError::ObjWithoutClass);
             }
             let cls = items.remove(0);
             let args = vm.new_val(Val::Tuple(items))?;
             let res = vm.call(cls, args, offset, r, nested, depth)?;
             vm.stack.push(res);
         }
-        b'R' | 0x81 => {
+        op::REDUCE | op::NEWOBJ => {
             let args = vm.pop()?;
             let callee = vm.pop()?;
             let res = vm.call(callee, args, offset, r, nested, depth)?;
             vm.stack.push(res);
         }
-        0x92 => {
+        op::NEWOBJ_EX => {
             let _kwargs = vm.pop()?;
             let args = vm.pop()?;
             let callee = vm.pop()?;
             let res = vm.call(callee, args, offset, r, nested, depth)?;
             vm.stack.push(res);
         }
-        b'b' => {
+        op::BUILD => {
             let state = vm.pop()?;
             let target = vm.top()?;
             vm.build(target, state, offset, r)?;
         }
-        b'P' => {
+        op::PERSID => {
             vm.line(r)?;
             vm.push(Val::PersId)?;
         }
-        b'Q' => {
+        op::BINPERSID => {
             let pid = vm.pop()?;
             if let Val::Tuple(items) = vm.vals[pid].clone() {
                 if items.first().and_then(|&i| vm.str_of(i)) == Some("storage") && items.len() >= 3
@@ -1053,22 +1161,17 @@ fn step(
             }
             vm.push(Val::PersId)?;
         }
-        0x82..=0x84 => {
-            let n = match op {
-                0x82 => 1,
-                0x83 => 2,
-                _ => 4,
-            };
-            let code = vm.uint(n, r)?;
+        op::EXT1 | op::EXT2 | op::EXT4 => {
+            let ext = vm.arg_uint(code, r)?;
             r.add(
                 "pickle.extension_code",
                 Severity::High,
                 &format!("{}@{offset}", vm.loc),
-                format!("EXT code {code} resolves a global through the copyreg extension registry"),
+                format!("EXT code {ext} resolves a global through the copyreg extension registry"),
             );
             vm.push(Val::Opaque)?;
         }
-        other => return Err(format!("unknown opcode {} at {offset}", op_name(other))),
+        opcode => return Err(PickleError::UnknownOpcode { opcode, offset }),
     }
     Ok(false)
 }
@@ -1117,14 +1220,18 @@ fn set_items(
 
 /// Whether `data` plausibly starts a pickle: a PROTO opcode, or a protocol 0/1 opcode stream that
 /// disassembles to STOP within a bound.
+///
+/// Wider than the format readers' test ([`weighhouse_formats::sniff::pickle_protocol`] with
+/// protocols 2 to 5, for torch legacy files): `pickle.loads` reads protocols 0 and 1, which have
+/// no `PROTO` opcode, and a payload is a payload whatever protocol it claims.
 pub fn looks_like(data: &[u8]) -> bool {
     match data.first() {
-        Some(0x80) => data.get(1).is_some_and(|&p| p <= 5),
-        Some(&b) if b"(}])cNIJKVSXUTGFl".contains(&b) => {
+        Some(&op::PROTO) => data.get(1).is_some_and(|&p| p <= 5),
+        Some(b) if FIRST_OPS.contains(b) => {
             // Walk a few opcodes of a protocol 0/1 stream without building anything.
             let mut r = Report::default();
             let mut nested = |_: &[u8], _: &str, _: &mut Report| {};
-            let limits = Limits {
+            let budget = Budget {
                 opcodes: 100_000,
                 values: 100_000,
                 memo: 100_000,
@@ -1136,14 +1243,14 @@ pub fn looks_like(data: &[u8]) -> bool {
                 0,
                 "",
                 Profile::Compat,
-                limits,
+                budget,
                 false,
                 0,
                 &mut r,
                 &mut nested,
             );
             out.end.is_some()
-                || (r.incomplete.iter().all(|e| !e.contains("unknown opcode"))
+                || (!matches!(out.error, Some(PickleError::UnknownOpcode { .. }))
                     && probe.len() == 1 << 20)
         }
         _ => false,
@@ -1162,7 +1269,7 @@ mod tests {
             0,
             "t",
             Profile::Compat,
-            Limits::default(),
+            Budget::from_limits(&Limits::default()),
             false,
             0,
             &mut r,

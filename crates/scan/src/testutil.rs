@@ -10,16 +10,8 @@ pub(crate) fn corpus_file(rel: &str) -> Vec<u8> {
 }
 
 /// Append a protobuf varint.
-pub(crate) fn varint(mut v: u64, out: &mut Vec<u8>) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
+pub(crate) fn varint(v: u64, out: &mut Vec<u8>) {
+    weighhouse_formats::proto::put_varint(out, v);
 }
 
 /// A protobuf varint field.

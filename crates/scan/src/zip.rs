@@ -6,10 +6,10 @@
 
 use std::io::Read;
 
-use crate::report::{Report, Severity};
+use weighhouse_formats::sniff::{ZIP_END_RECORD, ZIP_LOCAL_HEADER};
 
-/// Largest member we inflate (a decompression bomb beyond it is reported incomplete).
-pub(crate) const MAX_INFLATE: u64 = 4 << 30;
+use crate::error::ZipError;
+use crate::report::{Report, Severity};
 
 /// A member of the archive.
 #[derive(Debug, Clone)]
@@ -50,9 +50,9 @@ pub(crate) fn central(d: &[u8], loc: &str, r: &mut Report) -> Option<Vec<Member>
     let min = d.len().saturating_sub(22 + 65535);
     let eocd = (min..d.len().saturating_sub(21))
         .rev()
-        .find(|&i| d[i..].starts_with(b"PK\x05\x06"))?;
+        .find(|&i| d[i..].starts_with(ZIP_END_RECORD))?;
     let eocds = (0..d.len().saturating_sub(3))
-        .filter(|&i| d[i..].starts_with(b"PK\x05\x06"))
+        .filter(|&i| d[i..].starts_with(ZIP_END_RECORD))
         .count();
     if eocds > 1 {
         r.add(
@@ -156,7 +156,7 @@ pub(crate) fn central(d: &[u8], loc: &str, r: &mut Report) -> Option<Vec<Member>
 
 /// Data offset and name of the local header at `at`.
 fn local_data_start(d: &[u8], at: usize) -> Option<(usize, String)> {
-    if !d.get(at..)?.starts_with(b"PK\x03\x04") {
+    if !d.get(at..)?.starts_with(ZIP_LOCAL_HEADER) {
         return None;
     }
     let n = u16le(d, at + 26)? as usize;
@@ -171,7 +171,7 @@ pub(crate) fn walk_local(d: &[u8]) -> Vec<Member> {
     let mut p = 0usize;
     while let Some(rel) = d
         .get(p..)
-        .and_then(|s| s.windows(4).position(|w| w == b"PK\x03\x04"))
+        .and_then(|s| s.windows(4).position(|w| w == ZIP_LOCAL_HEADER))
     {
         let at = p + rel;
         let (Some(method), Some(crc), Some(compressed), Some(size), Some((start, name))) = (
@@ -200,26 +200,26 @@ pub(crate) fn walk_local(d: &[u8]) -> Vec<Member> {
     out
 }
 
-/// The bytes of a member, inflated if needed (bounded).
-pub(crate) fn read(d: &[u8], m: &Member) -> Result<Vec<u8>, String> {
-    let len = usize::try_from(m.compressed).map_err(|_| "member too large")?;
+/// The bytes of a member, inflated if needed (to at most `max_inflate` bytes).
+pub(crate) fn read(d: &[u8], m: &Member, max_inflate: u64) -> Result<Vec<u8>, ZipError> {
+    let len = usize::try_from(m.compressed).map_err(|_| ZipError::TooLarge)?;
     let raw = d
-        .get(m.data_start..m.data_start.checked_add(len).ok_or("member too large")?)
-        .ok_or("member runs past the end of the archive")?;
+        .get(m.data_start..m.data_start.checked_add(len).ok_or(ZipError::TooLarge)?)
+        .ok_or(ZipError::PastEnd)?;
     match m.method {
         0 => Ok(raw.to_vec()),
         8 => {
             let mut out = Vec::new();
             flate2::read::DeflateDecoder::new(raw)
-                .take(MAX_INFLATE + 1)
+                .take(max_inflate.saturating_add(1))
                 .read_to_end(&mut out)
-                .map_err(|e| format!("bad deflate data: {e}"))?;
-            if out.len() as u64 > MAX_INFLATE {
-                return Err("member inflates beyond the limit".into());
+                .map_err(ZipError::Deflate)?;
+            if out.len() as u64 > max_inflate {
+                return Err(ZipError::InflateLimit);
             }
             Ok(out)
         }
-        other => Err(format!("unsupported compression method {other}")),
+        other => Err(ZipError::Method(other)),
     }
 }
 

@@ -18,8 +18,8 @@ use hdf5_reader::{
 };
 use weighhouse_tensor::{DType, Limits, byte_len};
 
-use crate::checkpoint::{Base, DataSource, Layout, OtherValue, TensorView};
 use crate::error::FormatError;
+use crate::parsed::{Base, DataSource, Layout, OtherValue, TensorView};
 
 pub(super) const FORMAT: &str = "keras";
 

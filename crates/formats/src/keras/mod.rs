@@ -16,8 +16,8 @@ use weighhouse_tensor::Limits;
 use zip::CompressionMethod;
 use zip::read::ZipArchive;
 
-use crate::checkpoint::{Base, Format, Parsed};
 use crate::error::FormatError;
+use crate::parsed::{Base, Format, Parsed};
 use h5::{FORMAT, H5, Placement, join};
 
 /// Root groups that mark Keras 3's native weights layout (`_layer_checkpoint_dependencies` is

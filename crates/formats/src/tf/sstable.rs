@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use weighhouse_tensor::Limits;
 
 use crate::error::FormatError;
+use crate::proto;
 
 const FORMAT: &str = "tensorflow";
 
@@ -34,25 +35,10 @@ fn malformed(msg: impl Into<String>) -> FormatError {
     FormatError::malformed(FORMAT, msg)
 }
 
-/// Read a varint of at most `max_bytes` bytes at `*pos`, advancing `*pos`.
+/// Read a varint of at most `max_bytes` bytes at `*pos`, advancing `*pos` (LevelDB's varints are
+/// protobuf's: [`crate::proto::varint`]).
 fn varint(buf: &[u8], pos: &mut usize, max_bytes: usize) -> Result<u64, FormatError> {
-    let mut value = 0u64;
-    for i in 0..max_bytes {
-        let b = *buf
-            .get(*pos)
-            .ok_or_else(|| malformed(format!("truncated varint at byte {}", *pos)))?;
-        *pos += 1;
-        let bits = u64::from(b & 0x7f);
-        let shift = 7 * i as u32;
-        if shift == 63 && bits > 1 {
-            return Err(malformed("varint overflows 64 bits"));
-        }
-        value |= bits << shift;
-        if b & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err(malformed(format!("varint longer than {max_bytes} bytes")))
+    proto::varint(buf, pos, max_bytes).map_err(|e| malformed(e.to_string()))
 }
 
 fn varint32(buf: &[u8], pos: &mut usize) -> Result<usize, FormatError> {
@@ -305,7 +291,7 @@ pub(crate) fn for_each_entry(
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
-    use crate::test_util::put_varint;
+    use crate::proto::put_varint;
 
     /// Encode one block of sorted `entries` with a restart every `interval` entries.
     pub(crate) fn block(entries: &[(Vec<u8>, Vec<u8>)], interval: usize) -> Vec<u8> {

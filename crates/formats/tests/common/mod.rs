@@ -1,7 +1,10 @@
 //! Helpers shared by the fixture tests: where fixtures live and how a checkpoint is compared with
 //! a truth file (name -> dtype, shape, SHA-256 of the row-major little-endian bytes).
 
-#![expect(dead_code, reason = "each test binary uses a different subset")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset; some use all of it"
+)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -2,8 +2,9 @@
 //! files: every op that TensorFlow could run on load is checked against a denylist of ops that
 //! touch the file system or call Python.
 //!
-//! The protobuf is decoded by hand over the wire format ([`crate::onnx::wire`]), with nesting
-//! bounded by [`MAX_DEPTH`]. All meta graphs are walked: the graph's nodes, every function of
+//! The protobuf is decoded by hand over the wire format, with the format readers' decoder
+//! ([`weighhouse_formats::proto`]), and nesting bounded by [`MAX_DEPTH`]. The op names it judges
+//! nodes by are in [`ops`]. All meta graphs are walked: the graph's nodes, every function of
 //! the library (whether anything calls it or not), and the functions named by function-valued
 //! attributes (`f`, `then_branch`, `body`, ... at any depth of `NameAttrList`). The Keras
 //! metadata JSON kept in the object graph (`SavedUserObject.metadata`) and in
@@ -52,706 +53,17 @@
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use crate::onnx::wire::{Fields, Val};
+use weighhouse_formats::proto::{Fields, Wire};
+
+use crate::error::SavedModelError;
 use crate::report::{Report, Severity};
+
+mod ops;
+
+use ops::{CHECKPOINT, DENY, FILE_READ, KNOWN};
 
 /// Deepest protobuf nesting followed (NameAttrList inside AttrValue inside ...).
 pub(crate) const MAX_DEPTH: usize = 64;
-
-/// Ops that are dangerous wherever they appear.
-const DENY: &[(&str, &str)] = &[
-    ("ReadFile", "reads an arbitrary file into a tensor"),
-    ("WriteFile", "writes an arbitrary file"),
-    ("MatchingFiles", "lists files matching a glob"),
-    ("ImmutableConst", "memory-maps an arbitrary file"),
-    (
-        "DebugIdentity",
-        "writes debug dumps to file:// or grpc:// URLs",
-    ),
-    ("DebugIdentityV2", "writes debug events to a folder"),
-    ("DebugIdentityV3", "writes debug events to a folder"),
-    (
-        "DebugNanCount",
-        "writes debug dumps to file:// or grpc:// URLs",
-    ),
-    (
-        "DebugNumericSummary",
-        "writes debug dumps to file:// or grpc:// URLs",
-    ),
-    ("CreateSummaryFileWriter", "writes event files to a folder"),
-    ("CreateSummaryDbWriter", "writes an SQLite database"),
-    ("DatasetToTFRecord", "writes a TFRecord file"),
-    ("ExperimentalDatasetToTFRecord", "writes a TFRecord file"),
-    ("SaveDataset", "writes a dataset to a folder"),
-    ("SaveDatasetV2", "writes a dataset to a folder"),
-    ("PyFunc", "calls a Python function"),
-    ("PyFuncStateless", "calls a Python function"),
-    ("EagerPyFunc", "calls a Python function"),
-];
-
-/// Checkpoint ops: accepted only as the saver's own.
-const CHECKPOINT: &[&str] = &[
-    "Save",
-    "SaveV2",
-    "SaveSlices",
-    "Restore",
-    "RestoreV2",
-    "RestoreSlice",
-    "MergeV2Checkpoints",
-];
-
-/// Ops that open files named by their inputs.
-const FILE_READ: &[&str] = &[
-    "TFRecordDataset",
-    "TFRecordDatasetV2",
-    "FixedLengthRecordDataset",
-    "FixedLengthRecordDatasetV2",
-    "TextLineDataset",
-    "LoadDataset",
-    "MatchingFilesDataset",
-    "ExperimentalMatchingFilesDataset",
-    "LMDBDataset",
-    "ExperimentalLMDBDataset",
-    "SqlDataset",
-    "ExperimentalSqlDataset",
-    "WholeFileReader",
-    "WholeFileReaderV2",
-    "TextLineReader",
-    "TextLineReaderV2",
-    "TFRecordReader",
-    "TFRecordReaderV2",
-    "FixedLengthRecordReader",
-    "FixedLengthRecordReaderV2",
-    "LMDBReader",
-    "IdentityReader",
-    "IdentityReaderV2",
-    "LoadAndRemapMatrix",
-    "GenerateVocabRemapping",
-    "InitializeTableFromTextFile",
-    "InitializeTableFromTextFileV2",
-    "SnapshotDataset",
-    "SnapshotDatasetV2",
-    "CacheDataset",
-    "CacheDatasetV2",
-    "DecodeProtoV2",
-];
-
-/// Common TensorFlow ops (math, array, control flow, variables, nn, strings, data, tables,
-/// functions). Ops outside this list and the library are reported as `tf.unknown_op`.
-const KNOWN: &[&str] = &[
-    "_Arg",
-    "_Retval",
-    "_Send",
-    "_Recv",
-    "_HostSend",
-    "_HostRecv",
-    "_DeviceArg",
-    "_DeviceRetval",
-    "Abs",
-    "Acos",
-    "Acosh",
-    "Add",
-    "AddN",
-    "AddV2",
-    "All",
-    "Any",
-    "ApproximateEqual",
-    "ArgMax",
-    "ArgMin",
-    "AsString",
-    "Asin",
-    "Asinh",
-    "Assert",
-    "Assign",
-    "AssignAdd",
-    "AssignSub",
-    "AssignAddVariableOp",
-    "AssignSubVariableOp",
-    "AssignVariableOp",
-    "Atan",
-    "Atan2",
-    "Atanh",
-    "AvgPool",
-    "AvgPool3D",
-    "AvgPoolGrad",
-    "BatchMatMul",
-    "BatchMatMulV2",
-    "BatchMatMulV3",
-    "BatchNormWithGlobalNormalization",
-    "BatchToSpace",
-    "BatchToSpaceND",
-    "BiasAdd",
-    "BiasAddGrad",
-    "BiasAddV1",
-    "Bincount",
-    "Bitcast",
-    "BitwiseAnd",
-    "BitwiseOr",
-    "BitwiseXor",
-    "BroadcastArgs",
-    "BroadcastGradientArgs",
-    "BroadcastTo",
-    "Bucketize",
-    "Case",
-    "Cast",
-    "Ceil",
-    "CheckNumerics",
-    "CheckNumericsV2",
-    "Cholesky",
-    "ClipByValue",
-    "Complex",
-    "ComplexAbs",
-    "Concat",
-    "ConcatOffset",
-    "ConcatV2",
-    "Conj",
-    "ConjugateTranspose",
-    "Const",
-    "ControlTrigger",
-    "Conv",
-    "Conv2D",
-    "Conv2DBackpropFilter",
-    "Conv2DBackpropInput",
-    "Conv3D",
-    "Conv3DBackpropInputV2",
-    "Cos",
-    "Cosh",
-    "CropAndResize",
-    "Cross",
-    "Cumprod",
-    "Cumsum",
-    "DecodeBase64",
-    "DecodeJpeg",
-    "DecodePng",
-    "DecodeImage",
-    "DecodeRaw",
-    "DecodeCSV",
-    "DenseBincount",
-    "DepthToSpace",
-    "DepthwiseConv2dNative",
-    "DepthwiseConv2dNativeBackpropFilter",
-    "DepthwiseConv2dNativeBackpropInput",
-    "Dequantize",
-    "DestroyResourceOp",
-    "Diag",
-    "DiagPart",
-    "Digamma",
-    "Dilation2D",
-    "DisableCopyOnRead",
-    "Div",
-    "DivNoNan",
-    "DynamicPartition",
-    "DynamicStitch",
-    "Einsum",
-    "Elu",
-    "EluGrad",
-    "EmptyTensorList",
-    "EncodeBase64",
-    "EncodePng",
-    "EncodeJpeg",
-    "EnsureShape",
-    "Enter",
-    "Equal",
-    "Erf",
-    "Erfc",
-    "Exit",
-    "Exp",
-    "ExpandDims",
-    "Expm1",
-    "ExtractImagePatches",
-    "FakeQuantWithMinMaxArgs",
-    "FakeQuantWithMinMaxVars",
-    "FakeQuantWithMinMaxVarsPerChannel",
-    "FFT",
-    "FFT2D",
-    "FFT3D",
-    "Fill",
-    "Fingerprint",
-    "Floor",
-    "FloorDiv",
-    "FloorMod",
-    "FusedBatchNorm",
-    "FusedBatchNormGrad",
-    "FusedBatchNormGradV3",
-    "FusedBatchNormV2",
-    "FusedBatchNormV3",
-    "Gather",
-    "GatherNd",
-    "GatherV2",
-    "Greater",
-    "GreaterEqual",
-    "HashTable",
-    "HashTableV2",
-    "HistogramFixedWidth",
-    "IFFT",
-    "IRFFT",
-    "Identity",
-    "IdentityN",
-    "If",
-    "Imag",
-    "InTopK",
-    "InTopKV2",
-    "InitializeTable",
-    "InitializeTableV2",
-    "Inv",
-    "Invert",
-    "InvertPermutation",
-    "IsFinite",
-    "IsInf",
-    "IsNan",
-    "IsVariableInitialized",
-    "L2Loss",
-    "LRN",
-    "LeakyRelu",
-    "LeakyReluGrad",
-    "LeftShift",
-    "Less",
-    "LessEqual",
-    "Lgamma",
-    "LinSpace",
-    "ListDiff",
-    "Log",
-    "Log1p",
-    "LogSoftmax",
-    "LogicalAnd",
-    "LogicalNot",
-    "LogicalOr",
-    "LookupTableExport",
-    "LookupTableExportV2",
-    "LookupTableFind",
-    "LookupTableFindV2",
-    "LookupTableImport",
-    "LookupTableImportV2",
-    "LookupTableInsert",
-    "LookupTableInsertV2",
-    "LookupTableRemoveV2",
-    "LookupTableSize",
-    "LookupTableSizeV2",
-    "LoopCond",
-    "LowerBound",
-    "MapDataset",
-    "MatMul",
-    "MatrixBandPart",
-    "MatrixDeterminant",
-    "MatrixDiag",
-    "MatrixDiagPart",
-    "MatrixDiagPartV2",
-    "MatrixDiagPartV3",
-    "MatrixDiagV2",
-    "MatrixDiagV3",
-    "MatrixInverse",
-    "MatrixSetDiag",
-    "MatrixSetDiagV2",
-    "MatrixSetDiagV3",
-    "MatrixSolve",
-    "MatrixTriangularSolve",
-    "Max",
-    "MaxPool",
-    "MaxPool3D",
-    "MaxPoolGrad",
-    "MaxPoolV2",
-    "MaxPoolWithArgmax",
-    "Maximum",
-    "Mean",
-    "Merge",
-    "Min",
-    "Minimum",
-    "MirrorPad",
-    "Mod",
-    "Mul",
-    "MulNoNan",
-    "Multinomial",
-    "MutableHashTable",
-    "MutableHashTableV2",
-    "MutableHashTableOfTensors",
-    "MutableHashTableOfTensorsV2",
-    "MutableDenseHashTable",
-    "MutableDenseHashTableV2",
-    "Ndtri",
-    "Neg",
-    "NextIteration",
-    "NoOp",
-    "NonMaxSuppression",
-    "NonMaxSuppressionV2",
-    "NonMaxSuppressionV3",
-    "NonMaxSuppressionV4",
-    "NonMaxSuppressionV5",
-    "NotEqual",
-    "OneHot",
-    "OnesLike",
-    "OptionalFromValue",
-    "OptionalGetValue",
-    "OptionalHasValue",
-    "OptionalNone",
-    "Pack",
-    "Pad",
-    "PadV2",
-    "ParallelConcat",
-    "ParallelDynamicStitch",
-    "ParseExample",
-    "ParseExampleV2",
-    "ParseSingleExample",
-    "ParseSequenceExample",
-    "ParseSequenceExampleV2",
-    "ParseTensor",
-    "PartitionedCall",
-    "Placeholder",
-    "PlaceholderV2",
-    "PlaceholderWithDefault",
-    "Polygamma",
-    "Pow",
-    "PreventGradient",
-    "Print",
-    "PrintV2",
-    "Prod",
-    "Qr",
-    "QuantizeAndDequantize",
-    "QuantizeAndDequantizeV2",
-    "QuantizeAndDequantizeV3",
-    "QuantizeAndDequantizeV4",
-    "QuantizeV2",
-    "RFFT",
-    "RandomGamma",
-    "RandomPoisson",
-    "RandomShuffle",
-    "RandomStandardNormal",
-    "RandomUniform",
-    "RandomUniformInt",
-    "Range",
-    "Rank",
-    "ReadVariableOp",
-    "Real",
-    "RealDiv",
-    "Reciprocal",
-    "ReciprocalGrad",
-    "RefIdentity",
-    "RegexFullMatch",
-    "RegexReplace",
-    "Relu",
-    "Relu6",
-    "Relu6Grad",
-    "ReluGrad",
-    "Reshape",
-    "ResizeArea",
-    "ResizeBicubic",
-    "ResizeBilinear",
-    "ResizeNearestNeighbor",
-    "ResourceGather",
-    "ResourceGatherNd",
-    "ResourceScatterAdd",
-    "ResourceScatterUpdate",
-    "ResourceScatterNdUpdate",
-    "ResourceStridedSliceAssign",
-    "ResourceApplyAdam",
-    "ResourceApplyGradientDescent",
-    "ResourceApplyMomentum",
-    "Reverse",
-    "ReverseSequence",
-    "ReverseV2",
-    "RightShift",
-    "Rint",
-    "Roll",
-    "Round",
-    "Rsqrt",
-    "RsqrtGrad",
-    "SampleDistortedBoundingBox",
-    "SampleDistortedBoundingBoxV2",
-    "ScatterNd",
-    "ScatterNdUpdate",
-    "ScatterUpdate",
-    "SegmentMax",
-    "SegmentMean",
-    "SegmentMin",
-    "SegmentProd",
-    "SegmentSum",
-    "Select",
-    "SelectV2",
-    "SelfAdjointEigV2",
-    "Selu",
-    "SeluGrad",
-    "Shape",
-    "ShapeN",
-    "ShardedFilename",
-    "ShardedFilespec",
-    "Sigmoid",
-    "SigmoidGrad",
-    "Sign",
-    "Sin",
-    "Sinh",
-    "Size",
-    "Slice",
-    "Snapshot",
-    "Softmax",
-    "SoftmaxCrossEntropyWithLogits",
-    "Softplus",
-    "SoftplusGrad",
-    "Softsign",
-    "SpaceToBatch",
-    "SpaceToBatchND",
-    "SpaceToDepth",
-    "SparseFillEmptyRows",
-    "SparseMatMul",
-    "SparseReshape",
-    "SparseSegmentMean",
-    "SparseSegmentSqrtN",
-    "SparseSegmentSum",
-    "SparseSoftmaxCrossEntropyWithLogits",
-    "SparseTensorDenseMatMul",
-    "SparseToDense",
-    "Split",
-    "SplitV",
-    "Sqrt",
-    "SqrtGrad",
-    "Square",
-    "SquaredDifference",
-    "Squeeze",
-    "StackV2",
-    "StackPopV2",
-    "StackPushV2",
-    "StatefulPartitionedCall",
-    "StatelessIf",
-    "StatelessCase",
-    "StatelessWhile",
-    "StatelessRandomNormal",
-    "StatelessRandomUniform",
-    "StatelessRandomUniformInt",
-    "StatelessRandomGetKeyCounter",
-    "StatelessRandomNormalV2",
-    "StatelessRandomUniformV2",
-    "StatelessRandomUniformIntV2",
-    "StatelessTruncatedNormal",
-    "StatelessTruncatedNormalV2",
-    "StaticRegexFullMatch",
-    "StaticRegexReplace",
-    "StopGradient",
-    "StridedSlice",
-    "StridedSliceGrad",
-    "StringFormat",
-    "StringJoin",
-    "StringLength",
-    "StringLower",
-    "StringSplit",
-    "StringSplitV2",
-    "StringStrip",
-    "StringToHashBucket",
-    "StringToHashBucketFast",
-    "StringToHashBucketStrong",
-    "StringToNumber",
-    "StringUpper",
-    "Sub",
-    "Substr",
-    "Sum",
-    "Svd",
-    "Switch",
-    "TakeDataset",
-    "Tan",
-    "Tanh",
-    "TanhGrad",
-    "TensorArrayGatherV3",
-    "TensorArrayReadV3",
-    "TensorArrayScatterV3",
-    "TensorArraySizeV3",
-    "TensorArrayV3",
-    "TensorArrayWriteV3",
-    "TensorListFromTensor",
-    "TensorListGetItem",
-    "TensorListLength",
-    "TensorListReserve",
-    "TensorListSetItem",
-    "TensorListStack",
-    "TensorListElementShape",
-    "TensorListPushBack",
-    "TensorListPopBack",
-    "TensorListConcatV2",
-    "TensorListSplit",
-    "TensorScatterAdd",
-    "TensorScatterUpdate",
-    "TensorScatterSub",
-    "TensorScatterMax",
-    "TensorScatterMin",
-    "Tile",
-    "TopK",
-    "TopKV2",
-    "Transpose",
-    "TruncateDiv",
-    "TruncateMod",
-    "TruncatedNormal",
-    "UnicodeDecode",
-    "UnicodeDecodeWithOffsets",
-    "UnicodeEncode",
-    "UnicodeScript",
-    "UnicodeTranscode",
-    "Unique",
-    "UniqueV2",
-    "UniqueWithCounts",
-    "Unpack",
-    "UnravelIndex",
-    "UnsortedSegmentMax",
-    "UnsortedSegmentMin",
-    "UnsortedSegmentProd",
-    "UnsortedSegmentSum",
-    "UpperBound",
-    "VarHandleOp",
-    "VarIsInitializedOp",
-    "Variable",
-    "VariableShape",
-    "VariableV2",
-    "Where",
-    "While",
-    "Xdivy",
-    "XlaCallModule",
-    "Xlog1py",
-    "Xlogy",
-    "ZerosLike",
-    "Zeta",
-    "TensorDataset",
-    "TensorSliceDataset",
-    "BatchDataset",
-    "BatchDatasetV2",
-    "PrefetchDataset",
-    "RepeatDataset",
-    "ShuffleDataset",
-    "ShuffleDatasetV3",
-    "FilterDataset",
-    "FlatMapDataset",
-    "ParallelMapDataset",
-    "ParallelMapDatasetV2",
-    "ZipDataset",
-    "RangeDataset",
-    "ModelDataset",
-    "OptimizeDataset",
-    "OptimizeDatasetV2",
-    "IteratorV2",
-    "AnonymousIteratorV2",
-    "AnonymousIteratorV3",
-    "IteratorGetNext",
-    "MakeIterator",
-    "DeleteIterator",
-    "IteratorGetNextSync",
-    "ReduceDataset",
-    "DatasetCardinality",
-    "TPUReplicatedInput",
-    "TPUReplicatedOutput",
-    "TPUPartitionedCall",
-    "TPUOrdinalSelector",
-    "SymbolicGradient",
-    "SaveV2",
-    "RestoreV2",
-    "MergeV2Checkpoints",
-    "Save",
-    "SaveSlices",
-    "Restore",
-    "RestoreSlice",
-    "Mfcc",
-    "AudioSpectrogram",
-    "DecodeWav",
-    "EncodeWav",
-    "Betainc",
-    "Igamma",
-    "Igammac",
-    "BesselI0e",
-    "BesselI1e",
-    "Sort",
-    "NthElement",
-    "ClipByNorm",
-    "Lu",
-    "Cholesky",
-    "MatrixExponential",
-    "MatrixLogarithm",
-    "Relu6",
-    "HardSwish",
-    "Gelu",
-    "RandomCrop",
-    "AdjustContrastv2",
-    "AdjustHue",
-    "AdjustSaturation",
-    "RGBToHSV",
-    "HSVToRGB",
-    "ImageProjectiveTransformV2",
-    "ImageProjectiveTransformV3",
-    "ResizeBilinearGrad",
-    "ResizeNearestNeighborGrad",
-    "Conv3DBackpropFilterV2",
-    "Conv2DBackpropFilterV2",
-    "Conv2DBackpropInputV2",
-    "MaxPoolGradV2",
-    "AvgPool3DGrad",
-    "MaxPool3DGrad",
-    "Softmax",
-    "RaggedTensorToTensor",
-    "RaggedTensorToVariant",
-    "RaggedTensorFromVariant",
-    "RaggedRange",
-    "RaggedGather",
-    "RaggedTensorToSparse",
-    "RaggedCross",
-    "RaggedBincount",
-    "TensorListFromTensor",
-    "Timestamp",
-    "UniformQuantize",
-    "UniformDequantize",
-    "UniformQuantizedDot",
-    "UniformRequantize",
-    "Empty",
-    "DeepCopy",
-    "InplaceAdd",
-    "InplaceUpdate",
-    "InplaceSub",
-    "NcclAllReduce",
-    "CollectiveReduceV2",
-    "CollectiveGatherV2",
-    "CollectiveBcastSendV2",
-    "CollectiveBcastRecvV2",
-    "AddSparseToTensorsMap",
-    "Qr",
-    "Eig",
-    "SelfAdjointEig",
-    "Cast",
-    "Bitcast",
-    "Conv2D",
-    "FusedPadConv2D",
-    "FusedResizeAndPadConv2D",
-    "_FusedConv2D",
-    "_FusedMatMul",
-    "_FusedBatchNormEx",
-    "ResourceApplyAdagradV2",
-    "ResourceApplyRMSProp",
-    "ResourceApplyAdaMax",
-    "ResourceApplyKerasMomentum",
-    "ResourceSparseApplyAdagradV2",
-    "ResourceScatterSub",
-    "ResourceScatterMax",
-    "ResourceScatterMin",
-    "ResourceScatterMul",
-    "ResourceScatterDiv",
-    "ResourceScatterNdAdd",
-    "ResourceScatterNdSub",
-    "GuaranteeConst",
-    "Unbatch",
-    "Batch",
-    "BatchFunction",
-    "ExperimentalAssertNextDataset",
-    "AssertNextDataset",
-    "AssertCardinalityDataset",
-    "MapDefun",
-    "StringNGrams",
-    "WordpieceTokenizeWithOffsets",
-    "RaggedTensorToVariantGradient",
-    "TensorStridedSliceUpdate",
-    "StringToHashBucketFast",
-    "EditDistance",
-    "CTCGreedyDecoder",
-    "CTCBeamSearchDecoder",
-    "CTCLoss",
-    "CTCLossV2",
-    "Bucketize",
-    "Requantize",
-    "QuantizedConv2D",
-    "QuantizedMatMul",
-    "QuantizedRelu",
-    "QuantizedReshape",
-    "QuantizedConcat",
-];
 
 /// A decoded `NodeDef`.
 #[derive(Debug, Default)]
@@ -791,15 +103,14 @@ struct Meta {
     keras_json: Vec<String>,
 }
 
-type R<T> = Result<T, String>;
+type R<T> = Result<T, SavedModelError>;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn len_field<'a>(v: Val<'a>, what: &str) -> R<&'a [u8]> {
-    v.bytes()
-        .ok_or_else(|| format!("{what} has the wrong wire type"))
+fn len_field<'a>(v: Wire<'a>, what: &'static str) -> R<&'a [u8]> {
+    v.bytes().ok_or(SavedModelError::WrongWireType(what))
 }
 
 /// A map entry (`key = 1`, `value = 2`).
@@ -808,8 +119,8 @@ fn map_entry(b: &[u8]) -> R<(String, Option<&[u8]>)> {
     let mut value = None;
     for f in Fields::new(b) {
         match f? {
-            (1, Val::Len(k)) => key = text(k),
-            (2, Val::Len(v)) => value = Some(v),
+            (1, Wire::Len(k)) => key = text(k),
+            (2, Wire::Len(v)) => value = Some(v),
             _ => {}
         }
     }
@@ -849,19 +160,19 @@ fn attr_value(
     funcs: &mut Vec<String>,
 ) -> R<()> {
     if depth > MAX_DEPTH {
-        return Err(format!("attribute values nested deeper than {MAX_DEPTH}"));
+        return Err(SavedModelError::AttrsTooDeep(MAX_DEPTH));
     }
     for f in Fields::new(b) {
         match f? {
-            (2, Val::Len(s)) => strings.push(s.to_vec()),
-            (8, Val::Len(t)) => tensor_strings(t, strings)?,
-            (10, Val::Len(func)) => name_attr_list(func, depth + 1, strings, funcs)?,
-            (1, Val::Len(list)) => {
+            (2, Wire::Len(s)) => strings.push(s.to_vec()),
+            (8, Wire::Len(t)) => tensor_strings(t, strings)?,
+            (10, Wire::Len(func)) => name_attr_list(func, depth + 1, strings, funcs)?,
+            (1, Wire::Len(list)) => {
                 for f in Fields::new(list) {
                     match f? {
-                        (2, Val::Len(s)) => strings.push(s.to_vec()),
-                        (8, Val::Len(t)) => tensor_strings(t, strings)?,
-                        (9, Val::Len(func)) => name_attr_list(func, depth + 1, strings, funcs)?,
+                        (2, Wire::Len(s)) => strings.push(s.to_vec()),
+                        (8, Wire::Len(t)) => tensor_strings(t, strings)?,
+                        (9, Wire::Len(func)) => name_attr_list(func, depth + 1, strings, funcs)?,
                         _ => {}
                     }
                 }
@@ -880,8 +191,8 @@ fn name_attr_list(
 ) -> R<()> {
     for f in Fields::new(b) {
         match f? {
-            (1, Val::Len(name)) => funcs.push(text(name)),
-            (2, Val::Len(entry)) => {
+            (1, Wire::Len(name)) => funcs.push(text(name)),
+            (2, Wire::Len(entry)) => {
                 if let (_, Some(v)) = map_entry(entry)? {
                     attr_value(v, depth + 1, strings, funcs)?;
                 }
@@ -895,7 +206,7 @@ fn name_attr_list(
 /// The `string_val`s of a `TensorProto`.
 fn tensor_strings(b: &[u8], strings: &mut Vec<Vec<u8>>) -> R<()> {
     for f in Fields::new(b) {
-        if let (8, Val::Len(s)) = f? {
+        if let (8, Wire::Len(s)) = f? {
             strings.push(s.to_vec());
         }
     }
@@ -906,14 +217,14 @@ fn function_def(b: &[u8]) -> R<Function> {
     let mut func = Function::default();
     for f in Fields::new(b) {
         match f? {
-            (1, Val::Len(sig)) => {
+            (1, Wire::Len(sig)) => {
                 for f in Fields::new(sig) {
                     match f? {
-                        (1, Val::Len(name)) => func.name = text(name),
-                        (2, Val::Len(arg)) => {
+                        (1, Wire::Len(name)) => func.name = text(name),
+                        (2, Wire::Len(arg)) => {
                             let mut name = String::new();
                             for f in Fields::new(arg) {
-                                if let (1, Val::Len(n)) = f? {
+                                if let (1, Wire::Len(n)) = f? {
                                     name = text(n);
                                 }
                             }
@@ -923,7 +234,7 @@ fn function_def(b: &[u8]) -> R<Function> {
                     }
                 }
             }
-            (3, Val::Len(node)) => func.nodes.push(node_def(node, 0)?),
+            (3, Wire::Len(node)) => func.nodes.push(node_def(node, 0)?),
             _ => {}
         }
     }
@@ -933,10 +244,10 @@ fn function_def(b: &[u8]) -> R<Function> {
 fn graph_def(b: &[u8], meta: &mut Meta) -> R<()> {
     for f in Fields::new(b) {
         match f? {
-            (1, Val::Len(node)) => meta.nodes.push(node_def(node, 0)?),
-            (2, Val::Len(lib)) => {
+            (1, Wire::Len(node)) => meta.nodes.push(node_def(node, 0)?),
+            (2, Wire::Len(lib)) => {
                 for f in Fields::new(lib) {
-                    if let (1, Val::Len(func)) = f? {
+                    if let (1, Wire::Len(func)) = f? {
                         meta.functions.push(function_def(func)?);
                     }
                 }
@@ -951,27 +262,27 @@ fn meta_graph(b: &[u8]) -> R<Meta> {
     let mut meta = Meta::default();
     for f in Fields::new(b) {
         match f? {
-            (2, Val::Len(g)) => graph_def(g, &mut meta)?,
-            (3, Val::Len(s)) => {
+            (2, Wire::Len(g)) => graph_def(g, &mut meta)?,
+            (3, Wire::Len(s)) => {
                 let mut saver = Saver::default();
                 for f in Fields::new(s) {
                     match f? {
-                        (1, Val::Len(x)) => saver.filename = text(x),
-                        (2, Val::Len(x)) => saver.save = text(x),
-                        (3, Val::Len(x)) => saver.restore = text(x),
+                        (1, Wire::Len(x)) => saver.filename = text(x),
+                        (2, Wire::Len(x)) => saver.save = text(x),
+                        (3, Wire::Len(x)) => saver.restore = text(x),
                         _ => {}
                     }
                 }
                 meta.saver = Some(saver);
             }
-            (4, Val::Len(entry)) => {
+            (4, Wire::Len(entry)) => {
                 // collection_def: node_list (1) / bytes_list (2) values name ops to run.
                 let (_, value) = map_entry(entry)?;
                 if let Some(value) = value {
                     for f in Fields::new(value) {
-                        if let (1 | 2, Val::Len(list)) = f? {
+                        if let (1 | 2, Wire::Len(list)) = f? {
                             for f in Fields::new(list) {
-                                if let (1, Val::Len(v)) = f? {
+                                if let (1, Wire::Len(v)) = f? {
                                     meta.roots.push(text(v));
                                 }
                             }
@@ -979,16 +290,16 @@ fn meta_graph(b: &[u8]) -> R<Meta> {
                     }
                 }
             }
-            (5, Val::Len(entry)) => {
+            (5, Wire::Len(entry)) => {
                 // signature_def: inputs (1) / outputs (2) are map<string, TensorInfo>.
                 let (_, value) = map_entry(entry)?;
                 if let Some(sig) = value {
                     for f in Fields::new(sig) {
-                        if let (1 | 2, Val::Len(e)) = f?
+                        if let (1 | 2, Wire::Len(e)) = f?
                             && let (_, Some(info)) = map_entry(e)?
                         {
                             for f in Fields::new(info) {
-                                if let (1, Val::Len(name)) = f? {
+                                if let (1, Wire::Len(name)) = f? {
                                     meta.roots.push(text(name));
                                 }
                             }
@@ -996,7 +307,7 @@ fn meta_graph(b: &[u8]) -> R<Meta> {
                     }
                 }
             }
-            (7, Val::Len(og)) => object_graph(og, &mut meta)?,
+            (7, Wire::Len(og)) => object_graph(og, &mut meta)?,
             _ => {}
         }
     }
@@ -1006,11 +317,11 @@ fn meta_graph(b: &[u8]) -> R<Meta> {
 /// `SavedObjectGraph`: the Keras metadata of user objects.
 fn object_graph(b: &[u8], meta: &mut Meta) -> R<()> {
     for f in Fields::new(b) {
-        if let (1, Val::Len(obj)) = f? {
+        if let (1, Wire::Len(obj)) = f? {
             for f in Fields::new(obj) {
-                if let (4, Val::Len(user)) = f? {
+                if let (4, Wire::Len(user)) = f? {
                     for f in Fields::new(user) {
-                        if let (3, Val::Len(md)) = f?
+                        if let (3, Wire::Len(md)) = f?
                             && !md.is_empty()
                         {
                             meta.keras_json.push(text(md));
@@ -1052,10 +363,10 @@ fn kind(data: &[u8]) -> Option<Kind> {
     // SavedModel: schema version (1, varint) and meta graphs (2).
     if top
         .iter()
-        .all(|(n, v)| matches!((n, v), (1, Val::Varint(_)) | (2, Val::Len(_))))
-        && let Some((_, Val::Len(mg))) = top.iter().find(|(n, _)| *n == 2)
+        .all(|(n, v)| matches!((n, v), (1, Wire::Varint(_)) | (2, Wire::Len(_))))
+        && let Some((_, Wire::Len(mg))) = top.iter().find(|(n, _)| *n == 2)
     {
-        let ok = Fields::new(mg).all(|f| matches!(f, Ok((1..=9, Val::Len(_))) | Ok((10.., _))));
+        let ok = Fields::new(mg).all(|f| matches!(f, Ok((1..=9, Wire::Len(_))) | Ok((10.., _))));
         if ok {
             return Some(Kind::SavedModel);
         }
@@ -1063,18 +374,18 @@ fn kind(data: &[u8]) -> Option<Kind> {
     // GraphDef: nodes (1), library (2), version (3), versions (4).
     if top
         .iter()
-        .all(|(n, v)| matches!((n, v), (1 | 2 | 4, Val::Len(_)) | (3, Val::Varint(_))))
+        .all(|(n, v)| matches!((n, v), (1 | 2 | 4, Wire::Len(_)) | (3, Wire::Varint(_))))
     {
         let first = top.iter().find(|(n, _)| *n == 1).map(|(_, v)| *v);
-        if let Some(Val::Len(node)) = first {
+        if let Some(Wire::Len(node)) = first {
             let mut name = false;
             let mut op = false;
             let mut ok = true;
             for f in Fields::new(node) {
                 match f {
-                    Ok((1, Val::Len(b))) => name = !b.is_empty(),
-                    Ok((2, Val::Len(b))) => op = printable_name(b),
-                    Ok((3..=7, Val::Len(_))) => {}
+                    Ok((1, Wire::Len(b))) => name = !b.is_empty(),
+                    Ok((2, Wire::Len(b))) => op = printable_name(b),
+                    Ok((3..=7, Wire::Len(_))) => {}
                     _ => ok = false,
                 }
             }
@@ -1087,9 +398,9 @@ fn kind(data: &[u8]) -> Option<Kind> {
             let mut json = false;
             for f in Fields::new(node) {
                 match f {
-                    Ok((2, Val::Varint(_))) => {}
-                    Ok((3 | 4 | 6, Val::Len(_))) => {}
-                    Ok((5, Val::Len(b))) => json = b.trim_ascii_start().first() == Some(&b'{'),
+                    Ok((2, Wire::Varint(_))) => {}
+                    Ok((3 | 4 | 6, Wire::Len(_))) => {}
+                    Ok((5, Wire::Len(b))) => json = b.trim_ascii_start().first() == Some(&b'{'),
                     _ => ok = false,
                 }
             }
@@ -1103,7 +414,9 @@ fn kind(data: &[u8]) -> Option<Kind> {
     None
 }
 
-/// Whether `data` looks like a SavedModel, a GraphDef or a Keras `keras_metadata.pb`.
+/// Whether `data` looks like a SavedModel, a GraphDef or a Keras `keras_metadata.pb`. The
+/// scanner's own test ([`weighhouse_formats::sniff`] has none: the format readers do not read
+/// these protobufs, which have no magic number).
 pub(crate) fn looks_like(data: &[u8]) -> bool {
     kind(data).is_some()
 }
@@ -1133,16 +446,16 @@ fn saved_model(data: &[u8]) -> R<Vec<Meta>> {
     let mut any = false;
     for f in Fields::new(data) {
         match f? {
-            (2, Val::Len(mg)) => {
+            (2, Wire::Len(mg)) => {
                 any = true;
                 metas.push(meta_graph(mg)?);
             }
-            (1, Val::Varint(_)) => any = true,
-            (n, _) => return Err(format!("unexpected field {n} in a SavedModel")),
+            (1, Wire::Varint(_)) => any = true,
+            (n, _) => return Err(SavedModelError::UnexpectedField(n)),
         }
     }
     if !any {
-        return Err("no SavedModel fields".into());
+        return Err(SavedModelError::Empty);
     }
     Ok(metas)
 }
@@ -1150,9 +463,9 @@ fn saved_model(data: &[u8]) -> R<Vec<Meta>> {
 fn keras_metadata(data: &[u8], loc: &str, r: &mut Report) -> R<()> {
     r.format("keras-metadata");
     for (i, f) in Fields::new(data).enumerate() {
-        if let (1, Val::Len(node)) = f? {
+        if let (1, Wire::Len(node)) = f? {
             for f in Fields::new(node) {
-                if let (5, Val::Len(md)) = f? {
+                if let (5, Wire::Len(md)) = f? {
                     crate::keras::scan_config(&text(md), &format!("{loc}!node:{i}"), r);
                 }
             }
