@@ -6,7 +6,7 @@
 //! file is ever imported or called. Every reader bounds what it allocates by [`Limits`].
 //!
 //! The format knowledge the security scanner (`weighhouse-scan`) needs too lives here once, and is
-//! public for it: the signatures of [`sniff`], the protobuf wire format ([`proto`]), the pickle
+//! public for it: the signatures of [`mod@sniff`], the protobuf wire format ([`proto`]), the pickle
 //! opcode table ([`pickle::op`]), the GGUF cursor ([`gguf::Reader`]) and [`Limits`].
 
 mod checkpoint;

@@ -71,7 +71,7 @@ impl std::fmt::Display for Format {
 /// Where a tensor's bytes live.
 #[derive(Debug, Clone)]
 pub enum Base {
-    /// In file `n` of the checkpoint (see [`Checkpoint::files`]), addressed by byte offset.
+    /// In file `n` of the checkpoint (see [`crate::Checkpoint::files`]), addressed by byte offset.
     File(usize),
     /// In memory: bytes decoded when the checkpoint was opened (a deflated archive member, a
     /// protobuf typed field, a chunked HDF5 dataset).
@@ -137,7 +137,7 @@ pub struct TensorView {
     pub dtype: DType,
     /// Shape, row-major, outermost first.
     pub shape: Vec<u64>,
-    /// The checkpoint file this tensor comes from (index into [`Checkpoint::files`]).
+    /// The checkpoint file this tensor comes from (index into [`crate::Checkpoint::files`]).
     pub file: usize,
     /// Where its bytes are.
     pub source: DataSource,
@@ -186,7 +186,7 @@ pub struct DataKey {
 }
 
 /// A value found in a checkpoint that is not a tensor (an epoch number, a config string, GGUF
-/// metadata is kept in [`Checkpoint::metadata`] instead).
+/// metadata is kept in [`crate::Checkpoint::metadata`] instead).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OtherValue {
     /// Its name, joined like tensor names.

@@ -3,7 +3,7 @@
 //! Every file is recognised by its bytes, never its name, and read the way its real loader reads
 //! it: pickles (all protocols) through a symbolic machine ([`pickle`]) checked against an
 //! allowlist ([`policy`]); PyTorch zip checkpoints as torch's miniz reader sees them and as a
-//! local-header walk sees them ([`zip`]), legacy streams and tar files; NumPy `.npy`/`.npz` object
+//! local-header walk sees them (the `zip` module), legacy streams and tar files; NumPy `.npy`/`.npz` object
 //! arrays; joblib files with inline arrays; gzip and zlib wrappers; Keras H5 and `.keras`
 //! configurations; TensorFlow SavedModels; GGUF chat templates; ONNX external data; safetensors
 //! headers. A file that cannot be read completely is `incomplete`, never `safe`.
