@@ -170,6 +170,39 @@ class Hub:
         return f"--- wh serve stdout ---\n{''.join(self.stdout_lines)[-tail:]}\n--- wh serve stderr ---\n{err[-tail:]}"
 
 
+def running_hub(wh, base, users=(), start_args=()):
+    """For a module fixture (`yield from`): a hub on a fresh data folder under `base`, with these
+    users, started with `start_args`; after the tests it must stop cleanly on SIGTERM."""
+    data = base / "data"
+    data.mkdir()
+    hub = Hub(wh, data, base)
+    for user in users:
+        hub.create_user(user)
+    hub.start(*start_args)
+    yield hub
+    code = hub.stop()
+    if code != 0:
+        pytest.fail(f"wh serve did not exit 0 on SIGTERM: {code}\n{hub.logs()}")
+
+
+def client_runner(hub, tmp_path, checked=False):
+    """`run(code, user=None, **params)`: client code in a fresh process as `user` (None:
+    anonymous), each run with its own cache. With `checked`, a raised exception fails the test
+    and `run` returns the code's `result`; otherwise it returns run_client's answer."""
+    counter = iter(range(1000))
+
+    def run(code, user=None, **params):
+        home = tmp_path / f"hf-home-{next(counter)}"
+        env = client_env(hub.url, home, disable_xet=True, token=hub.tokens[user] if user else None)
+        out = run_client(code, env, params, cwd=tmp_path if checked else None)
+        if not checked:
+            return out
+        assert "error" not in out, f"{out['error']['text']}\n{out.get('traceback', '')}"
+        return out["result"]
+
+    return run
+
+
 CLIENT_PRELUDE = """
 import json, sys, traceback
 def _describe(e):

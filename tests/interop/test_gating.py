@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from hub_support import Hub, client_env, run_client
+from hub_support import client_runner, running_hub
 
 CARD = """---
 license: apache-2.0
@@ -33,31 +33,13 @@ FIELDS = ["--field", "Company=Acme", "--field", "Country=FR", "--field", "I agre
 
 @pytest.fixture(scope="module")
 def hub(wh, tmp_path_factory):
-    base = tmp_path_factory.mktemp("gating")
-    data = base / "data"
-    data.mkdir()
-    h = Hub(wh, data, base)
-    for user in ("alice", "bob", "carol", "dave"):
-        h.create_user(user)
-    h.start()
-    yield h
-    code = h.stop()
-    if code != 0:
-        pytest.fail(f"wh serve did not exit 0 on SIGTERM: {code}\n{h.logs()}")
+    yield from running_hub(wh, tmp_path_factory.mktemp("gating"), users=("alice", "bob", "carol", "dave"))
 
 
 @pytest.fixture
 def client(hub, tmp_path):
     """Runs client code in a fresh process as `user` (None: anonymous), each with its own cache."""
-    counter = iter(range(1000))
-
-    def run(code, user=None, **params):
-        home = tmp_path / f"hf-home-{next(counter)}"
-        env = client_env(hub.url, home, disable_xet=True, token=hub.tokens[user] if user else None)
-        out = run_client(code, env, params)
-        return out
-
-    return run
+    return client_runner(hub, tmp_path)
 
 
 def wh_access(hub, user, *args, stdin=subprocess.DEVNULL):

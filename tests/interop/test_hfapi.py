@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from hub_support import Hub, client_env, run_client
+from hub_support import Hub, client_env, client_runner, run_client, running_hub
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HUB_DOC = ROOT / "docs" / "hub.md"
@@ -21,33 +21,18 @@ ROW = re.compile(r"^\| `([a-z_]+)` \| (works|refused|not applicable)\b")
 @pytest.fixture(scope="module")
 def hub(wh, tmp_path_factory):
     base = tmp_path_factory.mktemp("hfapi")
-    data = base / "data"
-    data.mkdir()
-    h = Hub(wh, data, base)
-    for user in ("alice", "bob"):
-        h.create_user(user)
+    hubs = running_hub(wh, base, users=("alice", "bob"), start_args=("--log-format", "json"))
+    h = next(hubs)
     h.admin("org", "create", "acme")
     h.admin("org", "add-member", "acme", "alice", "--role", "admin")
-    h.start("--log-format", "json")
     yield h
-    code = h.stop()
-    if code != 0:
-        pytest.fail(f"wh serve did not exit 0 on SIGTERM: {code}\n{h.logs()}")
+    next(hubs, None)
 
 
 @pytest.fixture
 def client(hub, tmp_path):
-    """Runs client code in a fresh process as `user` (None: anonymous), each with its own cache."""
-    counter = iter(range(1000))
-
-    def run(code, user=None, **params):
-        home = tmp_path / f"hf-home-{next(counter)}"
-        env = client_env(hub.url, home, disable_xet=True, token=hub.tokens[user] if user else None)
-        out = run_client(code, env, params, cwd=tmp_path)
-        assert "error" not in out, f"{out['error']['text']}\n{out.get('traceback', '')}"
-        return out["result"]
-
-    return run
+    """Runs client code in a fresh process as `user`; an exception in it fails the test."""
+    return client_runner(hub, tmp_path, checked=True)
 
 
 def documented():

@@ -14,22 +14,23 @@ use crate::UserError;
 use crate::cli::RemoteArgs;
 use crate::remote::{Remote, RemoteRepo};
 
+/// The flag's value, else the first of the environment variables that is set (empty counts as
+/// unset).
+fn flag_or_env(flag: Option<&String>, vars: [&str; 2]) -> Option<String> {
+    flag.cloned()
+        .into_iter()
+        .chain(vars.iter().filter_map(|v| std::env::var(v).ok()))
+        .find(|v| !v.is_empty())
+}
+
 /// The hub's URL: `--endpoint`, else `WH_ENDPOINT`, else `HF_ENDPOINT`.
 pub fn endpoint(args: &RemoteArgs) -> Option<String> {
-    args.endpoint
-        .clone()
-        .or_else(|| std::env::var("WH_ENDPOINT").ok())
-        .or_else(|| std::env::var("HF_ENDPOINT").ok())
-        .filter(|e| !e.is_empty())
+    flag_or_env(args.endpoint.as_ref(), ["WH_ENDPOINT", "HF_ENDPOINT"])
 }
 
 /// The token: `--token`, else `WH_TOKEN`, else `HF_TOKEN`.
 pub fn token(args: &RemoteArgs) -> Option<String> {
-    args.token
-        .clone()
-        .or_else(|| std::env::var("WH_TOKEN").ok())
-        .or_else(|| std::env::var("HF_TOKEN").ok())
-        .filter(|t| !t.is_empty())
+    flag_or_env(args.token.as_ref(), ["WH_TOKEN", "HF_TOKEN"])
 }
 
 /// The hub named by `args` or the environment; `None` when no endpoint is set.

@@ -653,6 +653,60 @@ pub async fn commit_changes(
     actor: &Actor,
     detail: serde_json::Value,
 ) -> Result<Commit, CommitError> {
+    let change = BranchChange {
+        event: "commit",
+        head_key: "parent",
+        detail,
+    };
+    advance_branch(
+        db,
+        cache,
+        repo,
+        branch,
+        info,
+        actor,
+        change,
+        |head, base| {
+            if let Some(expected) = &info.parent {
+                let expected = expected.to_ascii_lowercase();
+                if expected.len() < 4 || !head.starts_with(&expected) {
+                    return Err(CommitError::ParentMismatch {
+                        expected,
+                        head: head.to_string(),
+                    });
+                }
+            }
+            Ok((apply(base, changes)?, vec![head.to_string()]))
+        },
+    )
+    .await
+}
+
+/// How a branch move is recorded in the audit log: the event, the key naming the previous head,
+/// and the event's own details (the branch and the new commit are added).
+struct BranchChange {
+    event: &'static str,
+    head_key: &'static str,
+    detail: serde_json::Value,
+}
+
+/// In one write transaction: read the head of `branch`, make the next commit from it (`next`
+/// gives its files and parents, from the head and the head's snapshot), store it, move the branch
+/// with a compare-and-swap, and record the change in the audit log.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the repository, the branch, the message, who, the record and the change: one transaction"
+)]
+async fn advance_branch(
+    db: &Db,
+    cache: &SnapshotCache,
+    repo: &Repo,
+    branch: &str,
+    info: &CommitInfo,
+    actor: &Actor,
+    change: BranchChange,
+    next: impl FnOnce(&str, &Snapshot) -> Result<(Vec<FileEntry>, Vec<Oid>), CommitError>,
+) -> Result<Commit, CommitError> {
     let ref_name = format!("refs/heads/{branch}");
     let mut tx = db::write(db).await?;
     let head: Option<String> =
@@ -664,17 +718,11 @@ pub async fn commit_changes(
     let Some(head) = head else {
         return Err(CommitError::NoBranch(branch.to_string()));
     };
-    if let Some(expected) = &info.parent {
-        let expected = expected.to_ascii_lowercase();
-        if expected.len() < 4 || !head.starts_with(&expected) {
-            return Err(CommitError::ParentMismatch { expected, head });
-        }
-    }
     let base = load_snapshot(&mut *tx, cache, repo.id, &head)
         .await?
-        .ok_or_else(|| sqlx::Error::RowNotFound)?;
-    let files = apply(&base, changes)?;
-    let c = make_commit(&files, vec![head.clone()], info, db::now_ms() / 1000);
+        .ok_or(sqlx::Error::RowNotFound)?;
+    let (files, parents) = next(&head, &base)?;
+    let c = make_commit(&files, parents, info, db::now_ms() / 1000);
     insert_commit(&mut tx, repo.id, &c, &files).await?;
     let moved =
         sqlx::query("UPDATE refs SET target = ? WHERE repo_id = ? AND name = ? AND target = ?")
@@ -697,13 +745,20 @@ pub async fn commit_changes(
         .bind(repo.id)
         .execute(&mut *tx)
         .await?;
-    let mut detail = detail;
+    let mut detail = change.detail;
     if let Some(obj) = detail.as_object_mut() {
         obj.insert("branch".into(), json!(branch));
         obj.insert("commit".into(), json!(c.oid));
-        obj.insert("parent".into(), json!(head));
+        obj.insert(change.head_key.into(), json!(head));
     }
-    audit::record(&mut tx, actor, "commit", Some(&repo.audit_name()), detail).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        change.event,
+        Some(&repo.audit_name()),
+        detail,
+    )
+    .await?;
     tx.commit().await?;
     Ok(c)
 }
@@ -748,43 +803,15 @@ pub async fn squash_branch(
     info: &CommitInfo,
     actor: &Actor,
 ) -> Result<Commit, CommitError> {
-    let ref_name = format!("refs/heads/{branch}");
-    let mut tx = db::write(db).await?;
-    let head: Option<String> =
-        sqlx::query_scalar("SELECT target FROM refs WHERE repo_id = ? AND name = ?")
-            .bind(repo.id)
-            .bind(&ref_name)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(head) = head else {
-        return Err(CommitError::NoBranch(branch.to_string()));
+    let change = BranchChange {
+        event: "branch.squash",
+        head_key: "previous",
+        detail: json!({}),
     };
-    let snap = load_snapshot(&mut *tx, cache, repo.id, &head)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)?;
-    let c = make_commit(&snap.files, Vec::new(), info, db::now_ms() / 1000);
-    insert_commit(&mut tx, repo.id, &c, &snap.files).await?;
-    sqlx::query("UPDATE refs SET target = ? WHERE repo_id = ? AND name = ?")
-        .bind(&c.oid)
-        .bind(repo.id)
-        .bind(&ref_name)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE repos SET updated_at = ? WHERE id = ?")
-        .bind(db::now_ms())
-        .bind(repo.id)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "branch.squash",
-        Some(&repo.audit_name()),
-        json!({"branch": branch, "commit": c.oid, "previous": head}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(c)
+    advance_branch(db, cache, repo, branch, info, actor, change, |_, base| {
+        Ok((base.files.clone(), Vec::new()))
+    })
+    .await
 }
 
 /// Create `namespace/name` as a copy of `src` inside `tx`: every commit, branch and tag, so the

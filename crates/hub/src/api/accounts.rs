@@ -12,6 +12,26 @@ use crate::auth::{self, Namespace};
 use crate::db;
 use crate::repo::{self, RepoKind};
 
+/// A user as the Hub lists them (likers, members): `User` in `huggingface_hub`.
+pub(crate) fn user_json(name: String, fullname: String) -> Value {
+    json!({
+        "type": "user",
+        "fullname": display_name(&name, fullname),
+        "user": name,
+        "avatarUrl": "",
+        "isPro": false,
+    })
+}
+
+/// The full name, or the account name when none was given.
+fn display_name(name: &str, fullname: String) -> String {
+    if fullname.is_empty() {
+        name.to_string()
+    } else {
+        fullname
+    }
+}
+
 /// How many repositories of each kind `ns` has that the caller may see.
 async fn repo_counts(ctx: &Ctx, ns: &str) -> ApiResult<(i64, i64, i64)> {
     let member = auth::role_on(&ctx.app.db, ctx.caller.as_ref(), ns)
@@ -60,7 +80,7 @@ pub(crate) async fn user_overview(ctx: &Ctx, user: &str) -> ApiResult {
     Ok(axum::Json(json!({
         "type": "user",
         "user": name,
-        "fullname": if fullname.is_empty() { name.clone() } else { fullname },
+        "fullname": display_name(&name, fullname),
         "avatarUrl": "",
         "isPro": false,
         "createdAt": db::iso_ms(row.get(3)),
@@ -98,7 +118,7 @@ pub(crate) async fn org_overview(ctx: &Ctx, org: &str) -> ApiResult {
     Ok(axum::Json(json!({
         "type": "org",
         "name": name,
-        "fullname": if fullname.is_empty() { name.clone() } else { fullname },
+        "fullname": display_name(&name, fullname),
         "avatarUrl": "",
         "isVerified": false,
         "numUsers": row.get::<i64, _>(1),
@@ -122,16 +142,9 @@ pub(crate) async fn org_members(ctx: &Ctx, org: &str) -> ApiResult {
     let members: Vec<Value> = rows
         .iter()
         .map(|r| {
-            let user: String = r.get(0);
-            let fullname: String = r.get(1);
-            json!({
-                "type": "user",
-                "user": user,
-                "fullname": if fullname.is_empty() { user.clone() } else { fullname },
-                "avatarUrl": "",
-                "isPro": false,
-                "role": r.get::<String, _>(2),
-            })
+            let mut user = user_json(r.get(0), r.get(1));
+            user["role"] = json!(r.get::<String, _>(2));
+            user
         })
         .collect();
     Ok(axum::Json(members).into_response())

@@ -52,17 +52,7 @@ pub(crate) async fn likers(ctx: &Ctx, kind: RepoKind, ns: &str, name: &str) -> A
     let items: Vec<Value> = rows
         .iter()
         .take(PAGE)
-        .map(|r| {
-            let user: String = r.get(0);
-            let fullname: String = r.get(1);
-            json!({
-                "type": "user",
-                "user": user,
-                "fullname": if fullname.is_empty() { user.clone() } else { fullname },
-                "avatarUrl": "",
-                "isPro": false,
-            })
-        })
+        .map(|r| super::accounts::user_json(r.get(0), r.get(1)))
         .collect();
     Ok(paged(ctx, items, rows.len() > PAGE, offset))
 }
