@@ -4,15 +4,9 @@
 //! whole-file reader.
 
 use libfuzzer_sys::fuzz_target;
-use weighhouse_formats::{Checkpoint, Limits, gguf};
+use weighhouse_formats::{fuzz, gguf};
 
 fuzz_target!(|data: &[u8]| {
     gguf::check_prefix_consistency(data);
-    if let Ok(ck) =
-        Checkpoint::from_bytes_with("fuzz", data.to_vec(), &Limits::strict(), gguf::parse)
-    {
-        for t in &ck.tensors {
-            let _ = ck.tensor_bytes(t);
-        }
-    }
+    fuzz::read_all(data, Some(gguf::parse));
 });

@@ -4,7 +4,7 @@
 //! corpus covers both.
 
 use libfuzzer_sys::fuzz_target;
-use weighhouse_formats::{Checkpoint, Limits, keras};
+use weighhouse_formats::{fuzz, keras};
 
 fuzz_target!(|data: &[u8]| {
     let parse = if data.starts_with(b"PK") {
@@ -12,9 +12,5 @@ fuzz_target!(|data: &[u8]| {
     } else {
         keras::parse_h5
     };
-    if let Ok(ck) = Checkpoint::from_bytes_with("fuzz", data.to_vec(), &Limits::strict(), parse) {
-        for t in &ck.tensors {
-            let _ = ck.tensor_bytes(t);
-        }
-    }
+    fuzz::read_all(data, Some(parse));
 });

@@ -3,12 +3,8 @@
 //! error, never a panic.
 
 use libfuzzer_sys::fuzz_target;
-use weighhouse_formats::{Checkpoint, Limits};
+use weighhouse_formats::fuzz;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(ck) = Checkpoint::from_bytes("fuzz", data.to_vec(), &Limits::strict()) {
-        for t in &ck.tensors {
-            let _ = ck.tensor_bytes(t);
-        }
-    }
+    fuzz::read_all(data, None);
 });

@@ -4,15 +4,9 @@
 //! whole-file reader.
 
 use libfuzzer_sys::fuzz_target;
-use weighhouse_formats::{Checkpoint, Limits, safetensors};
+use weighhouse_formats::{fuzz, safetensors};
 
 fuzz_target!(|data: &[u8]| {
     safetensors::check_prefix_consistency(data);
-    if let Ok(ck) =
-        Checkpoint::from_bytes_with("fuzz", data.to_vec(), &Limits::strict(), safetensors::parse)
-    {
-        for t in &ck.tensors {
-            let _ = ck.tensor_bytes(t);
-        }
-    }
+    fuzz::read_all(data, Some(safetensors::parse));
 });

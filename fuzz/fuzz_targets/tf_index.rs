@@ -3,14 +3,8 @@
 //! tensor of an accepted checkpoint must be readable.
 
 use libfuzzer_sys::fuzz_target;
-use weighhouse_formats::{Checkpoint, Limits, tf};
+use weighhouse_formats::{fuzz, tf};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(ck) =
-        Checkpoint::from_bytes_with("fuzz", data.to_vec(), &Limits::strict(), tf::parse_index)
-    {
-        for t in &ck.tensors {
-            let _ = ck.tensor_bytes(t);
-        }
-    }
+    fuzz::read_all(data, Some(tf::parse_index));
 });

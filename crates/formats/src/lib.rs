@@ -16,6 +16,9 @@ mod mmap;
 mod open;
 mod parsed;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod gguf;
 pub mod index;
 pub mod keras;
