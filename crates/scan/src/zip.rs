@@ -21,7 +21,10 @@ pub(crate) struct Member {
     /// Compressed size.
     pub compressed: u64,
     /// Uncompressed size.
-    #[allow(dead_code)]
+    #[expect(
+        dead_code,
+        reason = "parsed with the record; no check reads the uncompressed size yet"
+    )]
     pub size: u64,
     /// Compression method (0 stored, 8 deflate).
     pub method: u16,

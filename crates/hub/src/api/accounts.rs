@@ -7,30 +7,11 @@ use axum::response::IntoResponse;
 use serde_json::{Value, json};
 use sqlx::Row;
 
+use super::users::{display_name, user_json};
 use super::{ApiError, ApiResult, Ctx};
 use crate::auth::{self, Namespace};
 use crate::db;
 use crate::repo::{self, RepoKind};
-
-/// A user as the Hub lists them (likers, members): `User` in `huggingface_hub`.
-pub(crate) fn user_json(name: String, fullname: String) -> Value {
-    json!({
-        "type": "user",
-        "fullname": display_name(&name, fullname),
-        "user": name,
-        "avatarUrl": "",
-        "isPro": false,
-    })
-}
-
-/// The full name, or the account name when none was given.
-fn display_name(name: &str, fullname: String) -> String {
-    if fullname.is_empty() {
-        name.to_string()
-    } else {
-        fullname
-    }
-}
 
 /// How many repositories of each kind `ns` has that the caller may see.
 async fn repo_counts(ctx: &Ctx, ns: &str) -> ApiResult<(i64, i64, i64)> {

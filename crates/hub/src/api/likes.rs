@@ -52,7 +52,7 @@ pub(crate) async fn likers(ctx: &Ctx, kind: RepoKind, ns: &str, name: &str) -> A
     let items: Vec<Value> = rows
         .iter()
         .take(PAGE)
-        .map(|r| super::accounts::user_json(r.get(0), r.get(1)))
+        .map(|r| super::users::user_json(r.get(0), r.get(1)))
         .collect();
     Ok(paged(ctx, items, rows.len() > PAGE, offset))
 }

@@ -19,6 +19,7 @@ mod refs;
 mod repos;
 mod request_log;
 mod resolve;
+mod users;
 mod write;
 
 use std::sync::Arc;
