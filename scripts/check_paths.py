@@ -4,7 +4,8 @@
 A clone must be whole by itself: no test, benchmark or script may read a folder beside the
 checkout. Two checks over every tracked text file (fuzz corpora and binary fixtures excluded):
 
-* a mention of a folder that lives beside a checkout (`../shared`, `shared/fixtures`, ...);
+* a mention of the folder of shared material that sits beside a working checkout but not beside
+  a clone (by its relative path from the checkout, or its fixtures, specs or hooks subfolders);
 * a relative path anchored to the source tree (`CARGO_MANIFEST_DIR`, `include_bytes!`,
   `include_str!`, `__file__`, `$0`, a `ROOT` variable, on the line or up to three lines before)
   whose `../` steps climb above the repository root, resolved from the file's folder and from its
