@@ -755,7 +755,10 @@ pub fn run(
                     _ => {}
                 }
             }
-            out.is_legacy_magic = data[start..vm.pos] == LEGACY_MAGIC_PICKLE_P2[..];
+            // torch's legacy magic-number record: the LONG1 magic number and STOP, nothing else.
+            out.is_legacy_magic = data[start..vm.pos]
+                .strip_suffix(&[op::STOP])
+                .is_some_and(|m| m == weighhouse_formats::sniff::TORCH_LEGACY_MAGIC);
         }
         Err(e) => {
             r.incomplete(&format!("{loc}@{}", vm.pos), format!("pickle: {e}"));
@@ -766,15 +769,6 @@ pub fn run(
     out.storages = vm.storages;
     out
 }
-
-/// What a whole pickle is compared with to recognise torch's legacy magic-number record.
-///
-/// Not [`weighhouse_formats::sniff::TORCH_LEGACY_MAGIC`] followed by `STOP`, which is what torch writes: this literal has a
-/// stray `p` (0x70) after the `LONG1` length, so it is not a pickle the machine can complete,
-/// [`Outcome::is_legacy_magic`] is never set and the storage walk of torch legacy files does not
-/// start. Kept byte for byte so that sharing the signatures changes no report; comparing with
-/// `TORCH_LEGACY_MAGIC` + `STOP` turns that walk on.
-const LEGACY_MAGIC_PICKLE_P2: [u8; 16] = *b"\x80\x02\x8a\x0alp\xfc\x9cF\xf9 j\xa8P\x19.";
 
 /// Execute one opcode. `Ok(true)` at STOP.
 fn step(
