@@ -101,11 +101,19 @@ impl Scanner {
     /// zstd reported; a safetensors header of any length is checked (one too short for JSON is
     /// reported malformed rather than passed over); pickles of every protocol, and of none, are
     /// recognised (`pickle::looks_like`), as are SavedModel and GraphDef protobufs
-    /// (`savedmodel::looks_like`). HDF5 is recognised at offset 0 only, not after a user block.
+    /// (`savedmodel::looks_like`). HDF5 is recognised at offset 0, and also after a user block
+    /// (at 512, 1024, 2048, ... bytes, where h5py and Keras find it too): such a file is scanned as
+    /// HDF5 as well as whatever its first bytes are, so a polyglot (a pickle whose "user block"
+    /// is the pickle, an H5 model after it) cannot hide its Keras configuration.
     fn scan(&mut self, d: &[u8], loc: &str, depth: u32, r: &mut Report) {
         if depth > self.budget.depth() {
             r.incomplete(loc, "nested too deeply");
             return;
+        }
+        let hdf5_after_user_block = !d.starts_with(sniff::HDF5_MAGIC) && sniff::is_hdf5(d);
+        if hdf5_after_user_block {
+            r.format("hdf5");
+            keras::scan(d, &format!("{loc}!hdf5"), r);
         }
         if d.starts_with(sniff::ZIP_LOCAL_HEADER)
             || (d.starts_with(b"PK") && d.windows(4).any(|w| w == sniff::ZIP_END_RECORD))
@@ -179,7 +187,9 @@ impl Scanner {
             r.format("tensorflow");
             return savedmodel::scan(d, loc, r);
         }
-        r.format("other");
+        if !hdf5_after_user_block {
+            r.format("other");
+        }
     }
 
     fn scan_decompressed(

@@ -406,3 +406,30 @@ fn safetensors_polyglot_tail() {
     let r = scan("m.safetensors", &f);
     assert_eq!(r.verdict, Verdict::Unsafe, "{r:?}");
 }
+
+/// HDF5 may start after a user block (512, 1024, ... bytes), where h5py and Keras find it: such a
+/// file is scanned as HDF5 too, even when its first bytes are something else (here a pickle), so
+/// a polyglot cannot hide a Lambda layer behind a harmless first format.
+#[test]
+fn hdf5_after_a_user_block_is_scanned_as_hdf5() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+    let benign = std::fs::read(fixtures.join("keras/userblock.weights.h5")).expect("fixture");
+    let r = scan_bytes("userblock.weights.h5", &benign, &Options::default());
+    assert_eq!(r.verdict, Verdict::Safe, "{r:?}");
+    assert!(r.format.contains("hdf5"), "{}", r.format);
+
+    let model =
+        std::fs::read(corpus().join("malicious/m51_h5_lambda_toplevel.h5")).expect("corpus");
+    let mut polyglot = b"\x80\x02}q\x00.".to_vec();
+    polyglot.resize(512, 0);
+    polyglot.extend_from_slice(&model);
+    let r = scan_bytes("polyglot.pkl", &polyglot, &Options::default());
+    assert_eq!(r.verdict, Verdict::Unsafe, "{r:?}");
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.rule == "keras.lambda" && f.severity == Severity::Critical),
+        "{:?}",
+        r.findings
+    );
+}
