@@ -495,8 +495,8 @@ pub(super) fn read_mof_yml(repo: &Repo<'_>) -> Option<MofYml> {
         out.errors.push("must be a mapping".into());
         return Some(out);
     };
-    if doc["framework"]["name"].as_str() != Some("Model Openness Framework")
-        && doc.get("framework").is_some()
+    if let Some(framework) = doc.get("framework")
+        && framework.get("name").and_then(Value::as_str) != Some("Model Openness Framework")
     {
         out.errors
             .push("framework.name must be 'Model Openness Framework'".into());

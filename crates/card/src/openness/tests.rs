@@ -571,3 +571,38 @@ fn names_and_refs() {
         ["6"]
     );
 }
+
+/// A `mof.yml` of any shape is an error in the report, never a panic.
+#[test]
+fn mof_yml_of_unexpected_shapes_gives_errors() {
+    for (text, error) in [
+        (
+            "release: {name: x, components: []}\n",
+            "framework is required",
+        ),
+        (
+            "framework: 3\nrelease: {name: x, components: []}\n",
+            "framework.name must be 'Model Openness Framework'",
+        ),
+        ("framework: [1, 2]\nrelease: 7\n", "release is required"),
+        ("[1, 2]\n", "must be a mapping"),
+        (
+            "framework: {name: 'Model Openness Framework'}\nrelease: {name: x, components: 5}\n",
+            "release.components must be a list",
+        ),
+        (
+            "framework: {name: 'Model Openness Framework'}\nrelease: {name: x, license: 3, components: [7, {name: 5}]}\n",
+            "release.components[0] must be a mapping",
+        ),
+    ] {
+        let mut m = base(DOCUMENTED, DOCUMENTED_BODY);
+        m.add("mof.yml", text);
+        let r = run(&m);
+        let y = r.mof.mof_yml.as_ref().expect("mof.yml read");
+        assert!(
+            y.errors.iter().any(|e| e == error),
+            "{text:?}: {:?}",
+            y.errors
+        );
+    }
+}
