@@ -17,8 +17,7 @@ fn cli_actor() -> Actor {
 
 /// Open (creating if needed) the database of a data folder.
 pub async fn open(data: &Path) -> anyhow::Result<Db> {
-    std::fs::create_dir_all(data)
-        .with_context(|| format!("creating the data folder {}", data.display()))?;
+    crate::create_data_dir(data)?;
     crate::open_db(&crate::db_path(data)).await
 }
 

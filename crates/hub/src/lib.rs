@@ -61,10 +61,37 @@ pub fn db_path(data: &Path) -> PathBuf {
     data.join("hub.db")
 }
 
+/// Create the data folder if it is missing, readable by its owner only: it holds the database
+/// (with the URL-signing key) and every file of every private repository.
+pub fn create_data_dir(data: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if data.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data)
+        .with_context(|| format!("creating the data folder {}", data.display()))
+}
+
 /// Open (creating if needed) the database at `path`: its tables, and the audit log's older
-/// records rewritten in the current form.
+/// records rewritten in the current form. The database files are made readable by their owner
+/// only.
 pub async fn open_db(path: &Path) -> anyhow::Result<db::Db> {
     let db = db::connect(path).await?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let p = PathBuf::from(p);
+            if p.exists() {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("making {} private to its owner", p.display()))?;
+            }
+        }
+    }
     let mut tx = db::write(&db).await?;
     audit::migrate(&mut tx).await?;
     tx.commit().await?;
@@ -73,8 +100,7 @@ pub async fn open_db(path: &Path) -> anyhow::Result<db::Db> {
 
 /// Open the state of a data folder (creating it) for serving.
 pub async fn open(config: Config) -> anyhow::Result<Arc<api::App>> {
-    std::fs::create_dir_all(&config.data)
-        .with_context(|| format!("creating the data folder {}", config.data.display()))?;
+    create_data_dir(&config.data)?;
     let db = open_db(&db_path(&config.data))
         .await
         .with_context(|| format!("opening the database in {}", config.data.display()))?;

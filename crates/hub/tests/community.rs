@@ -499,6 +499,7 @@ async fn every_answer_carries_a_request_id() {
     let ok = hub.get("/api/health", None).await;
     let id = ok.header("x-request-id").to_string();
     assert_eq!(id.len(), 24, "{id:?}");
+    assert_eq!(ok.header("x-content-type-options"), "nosniff");
     let again = hub.get("/api/health", None).await;
     assert_ne!(again.header("x-request-id"), id, "a new id per request");
     let missing = hub.get("/api/models/nobody/nothing", None).await;
@@ -508,6 +509,31 @@ async fn every_answer_carries_a_request_id() {
         Some(missing.header("x-request-id")),
         "error bodies name it too"
     );
+    assert_eq!(missing.header("x-content-type-options"), "nosniff");
+
+    // A user's HTML or SVG file is served as bytes, never sniffed, in a sandbox.
+    let alice = hub.user("alice").await;
+    hub.create_repo(&alice, "m").await;
+    hub.commit(
+        "alice/m",
+        &alice,
+        &[
+            ("page.html", b"<script>alert(1)</script>"),
+            ("i.svg", b"<svg onload=alert(1)/>"),
+        ],
+    )
+    .await;
+    for f in ["page.html", "i.svg"] {
+        let r = hub.get(&format!("/alice/m/resolve/main/{f}"), None).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.header("content-type"), "application/octet-stream", "{f}");
+        assert_eq!(r.header("x-content-type-options"), "nosniff", "{f}");
+        assert_eq!(
+            r.header("content-security-policy"),
+            "sandbox; default-src 'none'",
+            "{f}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -605,4 +631,13 @@ async fn overviews_members_lfs_objects_and_clear_refusals() {
             "{uri}: {message}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_folder_and_database_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let hub = Hub::new().await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&hub.data()), 0o700);
+    assert_eq!(mode(&hub.data().join("hub.db")), 0o600);
 }

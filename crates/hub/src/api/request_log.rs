@@ -46,11 +46,16 @@ impl Entry {
         }
     }
 
-    /// Tag the response with the request id; its line is written when its body is done.
+    /// Tag the response with the request id (and tell browsers never to guess a content type
+    /// other than the one given); its line is written when its body is done.
     pub fn finish(self, mut resp: Response) -> Response {
         if let Ok(v) = HeaderValue::from_str(&self.id) {
             resp.headers_mut().insert(REQUEST_ID, v);
         }
+        resp.headers_mut().insert(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
         let status = resp.status().as_u16();
         let (parts, body) = resp.into_parts();
         let line = Line {

@@ -116,6 +116,11 @@ pub(crate) async fn resolve(
         header::CONTENT_TYPE,
         HeaderValue::from_static(content_type(path)),
     );
+    // Files are users' bytes: a browser that opens one runs nothing of it with the hub's origin.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
     let filename = path.rsplit('/').next().unwrap_or(path);
     let ascii: String = filename
         .chars()
