@@ -225,6 +225,15 @@ pub fn commit_message(title: &str, description: &str) -> String {
     m
 }
 
+/// Unicode's bidirectional formatting characters (embeddings, overrides, isolates and marks):
+/// invisible, and able to show `txt.exe` as `exe.txt`.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
 /// Why a file path is refused.
 pub fn check_path(path: &str) -> Result<(), String> {
     if path.is_empty() {
@@ -245,6 +254,13 @@ pub fn check_path(path: &str) -> Result<(), String> {
         return Err(format!(
             "file path contains the control character {:?}: {path:?}",
             c
+        ));
+    }
+    if let Some(c) = path.chars().find(|&c| is_bidi_control(c)) {
+        return Err(format!(
+            "file path contains the bidirectional control character U+{:04X}, which can disguise a \
+             name or its extension: {path:?}",
+            c as u32
         ));
     }
     for part in path.split('/') {
@@ -295,6 +311,9 @@ mod tests {
             "a\nb",
             ".git/config",
             "x\u{7f}",
+            "invoice\u{202E}fdp.exe",
+            "a\u{2066}b",
+            "a\u{200F}.txt",
         ] {
             assert!(check_path(bad).is_err(), "{bad:?}");
         }
@@ -305,6 +324,7 @@ mod tests {
             "dir/.hidden",
             "ü/ñ.bin",
             "a..b",
+            "مرحبا/שלום.txt",
         ] {
             assert!(check_path(good).is_ok(), "{good:?}");
         }

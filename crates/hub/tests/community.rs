@@ -641,3 +641,90 @@ async fn the_data_folder_and_database_are_private_to_their_owner() {
     assert_eq!(mode(&hub.data()), 0o700);
     assert_eq!(mode(&hub.data().join("hub.db")), 0o600);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_an_organisations_admins_move_or_delete_its_repositories() {
+    use weighhouse_hub::{admin, auth::Role};
+    let hub = Hub::new().await;
+    hub.user("alice").await;
+    let bob = hub.user("bob").await;
+    admin::create_org(hub.app.db(), "acme").await.unwrap();
+    admin::add_member(hub.app.db(), "acme", "alice", Role::Admin)
+        .await
+        .unwrap();
+    admin::add_member(hub.app.db(), "acme", "bob", Role::Write)
+        .await
+        .unwrap();
+    let r = hub
+        .post_json("/api/repos/create", Some(&bob), json!({"name": "acme/m"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    // A writer may rename inside the organisation, but not take the repository out, nor delete it.
+    let mv = |from: &str, to: &str| json!({"fromRepo": from, "toRepo": to, "type": "model"});
+    let r = hub
+        .post_json("/api/repos/move", Some(&bob), mv("acme/m", "acme/n"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = hub
+        .post_json("/api/repos/move", Some(&bob), mv("acme/n", "bob/n"))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert!(
+        r.header("x-error-message").contains("admin"),
+        "{}",
+        r.header("x-error-message")
+    );
+    let del = json!({"name": "n", "organization": "acme", "type": "model"});
+    let r = hub
+        .call(
+            Method::DELETE,
+            "/api/repos/delete",
+            Some(&bob),
+            "application/json",
+            del.to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert_eq!(
+        hub.get("/api/models/acme/n", Some(&bob)).await.status,
+        StatusCode::OK
+    );
+
+    // An admin member with an admin token may do both.
+    let token = admin::create_token(hub.app.db(), "alice", Role::Admin, "admin")
+        .await
+        .unwrap();
+    let r = hub
+        .post_json("/api/repos/move", Some(&token), mv("acme/n", "alice/n"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = hub
+        .post_json("/api/repos/create", Some(&bob), json!({"name": "acme/z"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let del = json!({"name": "z", "organization": "acme", "type": "model"});
+    let r = hub
+        .call(
+            Method::DELETE,
+            "/api/repos/delete",
+            Some(&token),
+            "application/json",
+            del.to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // A user's own repositories stay theirs to delete with a write token.
+    hub.create_repo(&bob, "own").await;
+    let del = json!({"name": "own", "type": "model"});
+    let r = hub
+        .call(
+            Method::DELETE,
+            "/api/repos/delete",
+            Some(&bob),
+            "application/json",
+            del.to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}

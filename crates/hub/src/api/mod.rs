@@ -216,6 +216,29 @@ impl Ctx {
         }
     }
 
+    /// For an organisation's namespace, require its `admin` role (an admin member, or a site
+    /// admin, with a token of the admin role): what moving a repository out of it or deleting
+    /// one takes. A user's own namespace needs only `write`, as for any other change there.
+    pub async fn require_org_admin(&self, ns: &str, what: &str) -> ApiResult<()> {
+        let caller = self.require_caller()?;
+        if !matches!(
+            auth::namespace(&self.app.db, ns).await?,
+            Some((auth::Namespace::Org, _))
+        ) {
+            return Ok(());
+        }
+        match auth::role_on(&self.app.db, Some(caller), ns).await? {
+            Some(Role::Admin) => Ok(()),
+            Some(_) if caller.token_role < Role::Admin => Err(ApiError::forbidden(format!(
+                "The token {:?} does not have the admin role, which {what} needs",
+                caller.token_name
+            ))),
+            _ => Err(ApiError::forbidden(format!(
+                "{what} needs the admin role on the namespace {ns:?}"
+            ))),
+        }
+    }
+
     pub fn require_caller(&self) -> ApiResult<&Caller> {
         self.caller
             .as_ref()

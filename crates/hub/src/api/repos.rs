@@ -137,6 +137,8 @@ pub(crate) async fn delete(ctx: &Ctx, body: Body) -> ApiResult {
     let kind = kind_of(req.kind.as_deref())?;
     let (ns, name) = split_name(ctx, &req.name, req.organization.as_deref())?;
     let repo = ctx.writable(kind, &ns, &name).await?;
+    ctx.require_org_admin(&repo.namespace, &format!("deleting {}", repo.full_name()))
+        .await?;
     ctx.require_caller()?;
     let mut tx = db::write(&ctx.app.db).await?;
     sqlx::query("DELETE FROM repos WHERE id = ?")
@@ -179,6 +181,13 @@ pub(crate) async fn move_repo(ctx: &Ctx, body: Body) -> ApiResult {
     let (from_ns, from_name) = split(&req.from)?;
     let (to_ns, to_name) = split(&req.to)?;
     let repo = ctx.writable(kind, &from_ns, &from_name).await?;
+    if !repo.namespace.eq_ignore_ascii_case(&to_ns) {
+        ctx.require_org_admin(
+            &repo.namespace,
+            &format!("moving {} out of {}", repo.full_name(), repo.namespace),
+        )
+        .await?;
+    }
     let Some((_, to_ns)) = auth::namespace(&ctx.app.db, &to_ns).await? else {
         return Err(ApiError::forbidden(format!(
             "The namespace {to_ns:?} does not exist"
