@@ -184,3 +184,53 @@ def test_admin_commands_work_on_a_fresh_folder_and_while_the_hub_runs(wh, tmp_pa
         assert "intact" in out
     finally:
         assert hub.stop() == 0, hub.logs()
+
+
+def test_a_full_disk_answers_507_and_keeps_nothing(wh, tmp_path):
+    """The data folder on a 24 MiB tmpfs: an upload that does not fit is refused with 507 and a
+    message, no staging file or blob is left, no commit names it, and the hub keeps serving."""
+    import os
+    import subprocess
+
+    data = tmp_path / "data"
+    data.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(data)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.fail(f"this test mounts a small tmpfs and needs to run as root: {mounted.stderr.strip()}")
+    try:
+        h = Hub(wh, data, tmp_path)
+        token = h.create_user("alice")
+        h.start()
+        try:
+            create_repo(h.url, token, "full")
+            big = os.urandom(40 << 20)
+            with httpx.Client(timeout=60) as c:
+                oid = hashlib.sha256(big).hexdigest()
+                r = c.post(
+                    f"{h.url}/alice/full.git/info/lfs/objects/batch",
+                    json={"operation": "upload", "transfers": ["basic"], "objects": [{"oid": oid, "size": len(big)}], "hash_algo": "sha256"},
+                    headers={"authorization": f"Bearer {token}", "accept": "application/vnd.git-lfs+json"},
+                )
+                r.raise_for_status()
+                put = c.put(r.json()["objects"][0]["actions"]["upload"]["href"], content=big)
+                assert put.status_code == 507, (put.status_code, put.text)
+                assert "disk is full" in put.headers.get("x-error-message", ""), put.headers
+                leftovers = [p for p in (data / "staging").rglob("*") if p.is_file()]
+                assert leftovers == [], leftovers
+                assert not any(oid in p.name for p in (data / "blobs").rglob("*")), "no blob of the refused upload"
+                r = c.post(
+                    f"{h.url}/api/models/alice/full/commit/main",
+                    content=(json.dumps({"key": "header", "value": {"summary": "x"}}) + "\n"
+                             + json.dumps({"key": "lfsFile", "value": {"path": "big.bin", "algo": "sha256", "oid": oid, "size": len(big)}}) + "\n").encode(),
+                    headers={"authorization": f"Bearer {token}", "content-type": "application/x-ndjson"},
+                )
+                assert r.status_code >= 400, r.text
+                # Still serving: a small commit lands.
+                small = commit(c, h.url, token, "alice/full", "small", [
+                    {"key": "file", "value": {"path": "a.txt", "content": base64.b64encode(b"a").decode(), "encoding": "base64"}},
+                ])
+                assert len(small) == 40
+        finally:
+            assert h.stop() == 0, h.logs()
+    finally:
+        subprocess.run(["umount", str(data)], check=False)

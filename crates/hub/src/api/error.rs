@@ -129,6 +129,14 @@ impl From<weighhouse_store::StoreError> for ApiError {
         use weighhouse_store::StoreError as E;
         match e {
             E::Mismatch { .. } | E::TooLarge(_) => Self::bad_request(e.to_string()),
+            // The staged upload was removed; nothing was published or committed.
+            E::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+                tracing::error!("the blob store's disk is full: {io}");
+                Self::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "The hub's disk is full: nothing was stored; try again once space is freed",
+                )
+            }
             other => Self::internal(other),
         }
     }
