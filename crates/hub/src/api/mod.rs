@@ -326,7 +326,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 /// carries the request id, and its access-log line is written once its body has been sent.
 pub(crate) async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let mut entry = request_log::Entry::start(req.method(), req.uri().path(), req.headers());
-    let resp = match route(app, req, &mut entry).await {
+    let resp = match guarded(route(app, req, &mut entry)).await {
         Ok(r) => r,
         Err(mut e) => {
             e.request_id = Some(entry.id.clone());
@@ -334,6 +334,16 @@ pub(crate) async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Respo
         }
     };
     entry.finish(resp)
+}
+
+/// Run a handler so that a panic in it becomes a 500 answer (the request id in its body leads to
+/// the log line the panic hook wrote) instead of a dropped connection.
+async fn guarded(handler: impl std::future::Future<Output = ApiResult>) -> ApiResult {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(handler).catch_unwind().await {
+        Ok(result) => result,
+        Err(_) => Err(ApiError::internal("a request handler panicked")),
+    }
 }
 
 async fn route(app: Arc<App>, req: Request, entry: &mut request_log::Entry) -> ApiResult {
@@ -554,5 +564,28 @@ async fn repo_api(
             "No such endpoint for {}/{ns}/{name}",
             kind.plural()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500() {
+        let answer = guarded(async {
+            if std::hint::black_box(true) {
+                panic!("a bug reached by input");
+            }
+            Ok(StatusCode::OK.into_response())
+        })
+        .await;
+        let e = answer.expect_err("a panic is an error answer");
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            guarded(async { Ok(StatusCode::OK.into_response()) })
+                .await
+                .is_ok()
+        );
     }
 }
