@@ -118,6 +118,39 @@ fn repo_from_row(r: &sqlx::sqlite::SqliteRow) -> Repo {
     }
 }
 
+/// Insert the row of a new repository (not gated, created now); returns its id.
+async fn insert_repo(
+    tx: &mut Tx,
+    kind: RepoKind,
+    namespace: &str,
+    name: &str,
+    private: bool,
+) -> sqlx::Result<i64> {
+    let now = db::now_ms();
+    Ok(sqlx::query("INSERT INTO repos (kind, namespace, name, private, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(kind.singular())
+        .bind(namespace)
+        .bind(name)
+        .bind(private as i64)
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .last_insert_rowid())
+}
+
+/// Every repository of a namespace, most recently updated first, with its last update (ms).
+pub async fn in_namespace(db: &Db, namespace: &str) -> sqlx::Result<Vec<(Repo, i64)>> {
+    let rows = sqlx::query(
+        "SELECT id, kind, namespace, name, private, gated, created_at, updated_at FROM repos
+         WHERE namespace = ? ORDER BY updated_at DESC, id DESC",
+    )
+    .bind(namespace)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.iter().map(|r| (repo_from_row(r), r.get(7))).collect())
+}
+
 /// Find a repository (names compare without case), through any executor.
 async fn find_with<'e, E: sqlx::SqliteExecutor<'e>>(
     ex: E,
@@ -605,16 +638,7 @@ pub async fn create(
     gitattributes_sha: &weighhouse_store::Sha256,
 ) -> sqlx::Result<(i64, Oid)> {
     let now = db::now_ms();
-    let id = sqlx::query("INSERT INTO repos (kind, namespace, name, private, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(kind.singular())
-        .bind(namespace)
-        .bind(name)
-        .bind(private as i64)
-        .bind(now)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?
-        .last_insert_rowid();
+    let id = insert_repo(tx, kind, namespace, name, private).await?;
     let files = vec![FileEntry::regular(
         ".gitattributes".into(),
         DEFAULT_GITATTRIBUTES.as_bytes(),
@@ -824,17 +848,7 @@ pub async fn duplicate(
     name: &str,
     private: bool,
 ) -> sqlx::Result<i64> {
-    let now = db::now_ms();
-    let id = sqlx::query("INSERT INTO repos (kind, namespace, name, private, gated, created_at, updated_at) VALUES (?, ?, ?, ?, 'false', ?, ?)")
-        .bind(src.kind.singular())
-        .bind(namespace)
-        .bind(name)
-        .bind(private as i64)
-        .bind(now)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?
-        .last_insert_rowid();
+    let id = insert_repo(tx, src.kind, namespace, name, private).await?;
     sqlx::query(
         "INSERT INTO commits (repo_id, oid, tree, parents, author, email, time, title, message, files)
          SELECT ?, oid, tree, parents, author, email, time, title, message, files FROM commits WHERE repo_id = ?

@@ -386,7 +386,6 @@ pub(crate) async fn duplicate(
 /// every repository of the namespace with its type, last update, visibility and the storage of
 /// its default branch, as `HfApi.list_user_repos` and `hf repos ls` read them.
 pub(crate) async fn namespace_repositories(ctx: &Ctx, org: Option<&str>) -> ApiResult {
-    use sqlx::Row;
     let caller = ctx.require_caller()?;
     let ns = match org {
         None => caller.name.clone(),
@@ -408,26 +407,14 @@ pub(crate) async fn namespace_repositories(ctx: &Ctx, org: Option<&str>) -> ApiR
             ns
         }
     };
-    let rows = sqlx::query(
-        "SELECT kind, name, updated_at FROM repos WHERE namespace = ? ORDER BY updated_at DESC, id DESC",
-    )
-    .bind(&ns)
-    .fetch_all(&ctx.app.db)
-    .await?;
-    let mut items = Vec::with_capacity(rows.len());
+    let repos = repo::in_namespace(&ctx.app.db, &ns).await?;
+    let mut items = Vec::with_capacity(repos.len());
     let mut total: u64 = 0;
-    for r in rows {
-        let kind = RepoKind::from_singular(r.get::<String, _>(0).as_str())
-            .ok_or_else(|| ApiError::internal("unknown repository kind in the database"))?;
-        let name: String = r.get(1);
-        let Some(repo) = repo::find(&ctx.app.db, kind, &ns, &name).await? else {
-            continue;
-        };
+    for (repo, updated) in repos {
         let storage = match super::read::at_rev(ctx, &repo, "main").await {
             Ok((_, snap)) => snap.total_size(),
             Err(_) => 0,
         };
-        let updated: i64 = r.get(2);
         total += storage;
         items.push((repo, storage, updated));
     }
