@@ -12,7 +12,8 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
-    /// Print the result as JSON on stdout (one document), for scripts.
+    /// Print results as JSON on stdout, for scripts (`wh inspect` prints one object per line, one
+    /// per path; every other command one document).
     #[arg(long, global = true)]
     pub json: bool,
 

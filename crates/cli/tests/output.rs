@@ -211,3 +211,11 @@ fn errors_say_each_cause_once() {
         }
     }
 }
+
+#[test]
+fn scan_refuses_json_and_sarif_together() {
+    let f = fixtures("reference/formats/mixed.safetensors");
+    let run = wh(&["scan", "--json", "--sarif", path(&f)]);
+    assert_eq!(code(&run), 2, "{}", stderr(&run));
+    assert!(stderr(&run).contains("--sarif"), "{}", stderr(&run));
+}

@@ -20,6 +20,11 @@ fn threshold(s: SeverityArg) -> Severity {
 }
 
 pub fn run(args: ScanArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    if args.sarif && printer.json() {
+        return Err(
+            crate::UserError("--json and --sarif both choose the output: give one".into()).into(),
+        );
+    }
     let opts = Options {
         profile: if args.strict {
             Profile::Strict
